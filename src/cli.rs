@@ -1,0 +1,117 @@
+//! Command-line interface: argument types and dispatch; one module per command.
+
+mod call;
+mod capabilities;
+mod check;
+mod output;
+mod serve;
+mod status;
+
+use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
+
+use clap::{Parser, Subcommand};
+
+use crate::{
+    config::{self, Config, ConfigError},
+    orchestrator::Orchestrator,
+    telemetry::LogFormat,
+};
+
+/// A stdio MCP server of MCP servers.
+#[derive(Debug, Parser)]
+#[command(name = "mcp-orchestrator", version, about)]
+pub struct Cli {
+    /// Config file (default: $MCP_ORCHESTRATOR_CONFIG, ./config/mcp_servers.json, then
+    /// $XDG_CONFIG_HOME/mcp-orchestrator/mcp_servers.json).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve MCP on stdin/stdout (what a host runs).
+    Serve(serve::Args),
+    /// Every server's state, missing env vars, pid, restarts, tools, last error.
+    Status(status::Args),
+    /// Every tool the host would see, by server.
+    Capabilities(capabilities::Args),
+    /// Call a tool by its namespaced (or own) name.
+    Call(call::Args),
+    /// Validate the config and the environment.
+    Check,
+}
+
+impl Command {
+    /// Serving logs what happens (the host keeps stderr as its log); one-shot commands only
+    /// warn, so their output stays readable.
+    pub fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Serve(_) => "info",
+            _ => "warn",
+        }
+    }
+}
+
+/// A failure with the exit code the contract gives it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    /// 1 runtime, 2 usage or config.
+    pub code: u8,
+    /// What to tell the user.
+    pub message: String,
+}
+
+/// Runs the command.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let path = config::locate(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve(args) => serve::execute(&path, args).await,
+        Command::Status(args) => status::execute(&path, args).await,
+        Command::Capabilities(args) => capabilities::execute(&path, args).await,
+        Command::Call(args) => call::execute(&path, args).await,
+        Command::Check => check::execute(&path),
+    }
+}
+
+/// The exit code for an error: 2 for config and usage problems, 1 otherwise.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if let Some(f) = e.downcast_ref::<Failure>() {
+        f.code
+    } else if e.downcast_ref::<ConfigError>().is_some() {
+        2
+    } else {
+        1
+    }
+}
+
+/// Tells the user what went wrong, on stderr.
+pub fn report_error(e: &anyhow::Error) {
+    output::error(&format!("{e:#}"));
+}
+
+/// Loads the config, as an error with exit code 2 when it is invalid.
+fn load(path: &std::path::Path) -> anyhow::Result<Config> {
+    Ok(config::load(path)?)
+}
+
+/// How long one-shot commands wait for children: long enough for a slow start and for a crash
+/// loop to end in `failed`.
+fn settle_limit(config: &Config) -> Duration {
+    config.settings.startup_timeout + Duration::from_secs(15)
+}
+
+/// Starts the servers for a one-shot command and waits until each has settled.
+async fn start_and_settle(config: Config) -> Arc<Orchestrator> {
+    let limit = settle_limit(&config);
+    let orch = Orchestrator::start(config);
+    orch.wait_settled(limit).await;
+    orch
+}

@@ -1,0 +1,100 @@
+//! The config file as serde sees it: no defaults applied, nothing checked beyond shape.
+//!
+//! Every struct denies unknown keys, so a misspelt `comand` is an error that names the key rather
+//! than a server that silently has no command. Servers are kept as raw JSON values here and
+//! parsed one by one in [`super::validate`], so that an error can name the server it is in.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// The whole `mcp_servers.json`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    /// Editors' JSON-schema hint; accepted and ignored.
+    #[serde(rename = "$schema", default)]
+    pub schema: Option<String>,
+    /// The seed format: `{"servers": {"id": {...}}}`.
+    #[serde(default)]
+    pub servers: Map<String, Value>,
+    /// Claude Desktop's format: `{"mcpServers": {"id": {...}}}`.
+    #[serde(rename = "mcpServers", default)]
+    pub mcp_servers: Map<String, Value>,
+    /// Unified tool → ordered vendor chain.
+    #[serde(default)]
+    pub routing: Map<String, Value>,
+    /// Orchestrator-wide settings.
+    #[serde(default)]
+    pub orchestrator: Option<Value>,
+}
+
+/// One server entry, in either format (Claude Desktop's keys are a subset of the seed's).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    /// Display name.
+    pub name: Option<String>,
+    /// What the server is for.
+    pub description: Option<String>,
+    /// Program to launch.
+    pub command: Option<String>,
+    /// Its arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Extra environment for the child; values may use `${VAR}`.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Variables that must be set in the orchestrator's environment for the child to start.
+    #[serde(default)]
+    pub required_env: Vec<String>,
+    /// The tools the seed format says the server offers (used for default routing).
+    #[serde(default)]
+    pub tools: Vec<String>,
+    /// Seed-format leftover with no meaning for a stdio child: accepted with a warning.
+    pub port: Option<Value>,
+    /// Pass the orchestrator's whole environment to the child.
+    #[serde(default)]
+    pub inherit_env: bool,
+    /// Keep the entry but do not start it.
+    #[serde(default)]
+    pub disabled: bool,
+    /// Working directory of the child.
+    pub cwd: Option<String>,
+    /// Claude Code's transport tag: `stdio` (or absent) is the only one served so far.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Claude Code's remote-server URL.
+    pub url: Option<String>,
+    /// Claude Code's remote-server headers.
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Per-call timeout for this server, in seconds (overrides `default_timeout`).
+    pub timeout: Option<f64>,
+}
+
+/// The `orchestrator` object. Durations are in seconds, fractions allowed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    /// Per-call timeout toward a child.
+    pub default_timeout: Option<f64>,
+    /// Attempts per vendor for unified tools.
+    pub retry_attempts: Option<u32>,
+    /// Seconds between health pings.
+    pub health_check_interval: Option<f64>,
+    /// How long a ping may take.
+    pub health_check_timeout: Option<f64>,
+    /// Missed pings in a row before a restart.
+    pub health_check_failures: Option<u32>,
+    /// Spawn → tools listed, at most.
+    pub startup_timeout: Option<f64>,
+    /// Crashes tolerated within `restart_window` before `failed`.
+    pub max_restarts: Option<u32>,
+    /// The window for `max_restarts`.
+    pub restart_window: Option<f64>,
+    /// Cap on one JSON-RPC message, in bytes, in each direction.
+    pub max_message_bytes: Option<u64>,
+    /// How long a child gets after stdin closes, and again after SIGTERM.
+    pub shutdown_grace: Option<f64>,
+}

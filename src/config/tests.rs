@@ -1,0 +1,154 @@
+use std::{path::Path, time::Duration};
+
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "OPENAI_API_KEY" => Some("sk-test-secret-value".into()),
+        "HOME" => Some("/home/u".into()),
+        _ => None,
+    }
+}
+
+fn parse_str(text: &str) -> Result<Config, ConfigError> {
+    parse(Path::new("cfg.json"), text, &env)
+}
+
+fn err(text: &str) -> String {
+    parse_str(text).unwrap_err().to_string()
+}
+
+const BOTH_FORMATS: &str = r#"{
+  "servers": {
+    "openai": {
+      "name": "OpenAI Server", "description": "chat",
+      "command": "mcp-vendor", "args": ["openai"],
+      "env": {"OPENAI_BASE_URL": "${OPENAI_BASE_URL:-https://api.openai.com/v1}", "PASS": "${UNSET_VAR}"},
+      "required_env": ["OPENAI_API_KEY"],
+      "tools": ["chat", "embed", "list_models"]
+    },
+    "groq": {"command": "mcp-vendor", "args": ["groq"], "required_env": ["GROQ_API_KEY"], "tools": ["chat"], "port": 8001}
+  },
+  "mcpServers": { "everything": { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"] } },
+  "routing": { "embed": ["openai"] },
+  "orchestrator": { "default_timeout": 12, "retry_attempts": 2, "health_check_interval": 0.5 }
+}"#;
+
+#[test]
+fn both_formats_together() {
+    let c = parse_str(BOTH_FORMATS).unwrap();
+    let ids: Vec<_> = c.servers.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["openai", "groq", "everything"]);
+    let openai = c.server("openai").unwrap();
+    assert_eq!(openai.env["OPENAI_BASE_URL"].expose(), "https://api.openai.com/v1");
+    assert!(!openai.env.contains_key("PASS"), "pass-through of an unset var is dropped");
+    assert_eq!(openai.required_values["OPENAI_API_KEY"].expose(), "sk-test-secret-value");
+    assert!(openai.missing_env.is_empty());
+    assert_eq!(c.server("groq").unwrap().missing_env, ["GROQ_API_KEY"]);
+    assert_eq!(c.server("everything").unwrap().section, "mcpServers");
+    assert_eq!(c.settings.default_timeout, Duration::from_secs(12));
+    assert_eq!(c.settings.health_check_interval, Duration::from_millis(500));
+    assert_eq!(c.settings.retry_attempts, 2);
+}
+
+#[test]
+fn default_routing_is_config_order_and_explicit_wins() {
+    let c = parse_str(BOTH_FORMATS).unwrap();
+    assert_eq!(c.routing["chat"], ["openai", "groq"]);
+    assert_eq!(c.routing["embed"], ["openai"]);
+    assert_eq!(c.routing["list_models"], ["openai"]);
+    assert!(!c.routing.contains_key("search_web"));
+}
+
+#[test]
+fn seed_port_is_a_warning() {
+    let c = parse_str(BOTH_FORMATS).unwrap();
+    assert_eq!(c.warnings.len(), 1);
+    assert!(c.warnings[0].contains("servers.groq.port"), "{:?}", c.warnings);
+}
+
+#[test]
+fn unknown_server_key_names_server_and_key() {
+    let e = err(r#"{"servers": {"openai": {"comand": "x"}}}"#);
+    assert!(e.contains("cfg.json"), "{e}");
+    assert!(e.contains("servers.openai"), "{e}");
+    assert!(e.contains("comand"), "{e}");
+}
+
+#[test]
+fn unknown_top_level_and_settings_keys() {
+    let e = err(r#"{"sevrers": {}}"#);
+    assert!(e.contains("sevrers") && e.contains("top level"), "{e}");
+    let e = err(r#"{"orchestrator": {"default_timout": 3}}"#);
+    assert!(e.contains("orchestrator") && e.contains("default_timout"), "{e}");
+}
+
+#[test]
+fn syntax_error_has_position() {
+    let e = err("{\n  \"servers\": {,}\n}");
+    assert!(e.contains("cfg.json: invalid JSON at line 2"), "{e}");
+}
+
+#[test]
+fn missing_command_and_bad_values() {
+    let e = err(r#"{"servers": {"a": {"args": []}}}"#);
+    assert!(e.contains("servers.a.command"), "{e}");
+    let e = err(r#"{"servers": {"a": {"command": "x", "timeout": -1}}}"#);
+    assert!(e.contains("servers.a.timeout"), "{e}");
+    let e = err(r#"{"servers": {"a": {"command": "x", "args": [1]}}}"#);
+    assert!(e.contains("servers.a"), "{e}");
+    let e = err(r#"{"servers": {"a": {"command": "x", "env": {"A": "${BAD REF}"}}}}"#);
+    assert!(e.contains("servers.a.env.A") && e.contains("malformed"), "{e}");
+}
+
+#[test]
+fn duplicate_ids_across_sections() {
+    let e = err(r#"{"servers": {"a": {"command": "x"}}, "mcpServers": {"a": {"command": "y"}}}"#);
+    assert!(e.contains("mcpServers.a") && e.contains("twice"), "{e}");
+}
+
+#[test]
+fn routing_is_checked() {
+    let e = err(r#"{"servers": {"a": {"command": "x"}}, "routing": {"chat": ["nope"]}}"#);
+    assert!(e.contains("routing.chat") && e.contains("nope"), "{e}");
+    let e = err(r#"{"servers": {"a": {"command": "x"}}, "routing": {"chatt": ["a"]}}"#);
+    assert!(e.contains("routing.chatt"), "{e}");
+}
+
+#[test]
+fn remote_servers_are_refused_with_advice() {
+    let e = err(r#"{"mcpServers": {"r": {"type": "http", "url": "https://x/mcp"}}}"#);
+    assert!(e.contains("mcp-remote"), "{e}");
+}
+
+#[test]
+fn unset_reference_in_args_is_missing_env() {
+    let c = parse_str(r#"{"servers": {"a": {"command": "x", "args": ["${ROOT_DIR}"]}}}"#).unwrap();
+    assert_eq!(c.servers[0].missing_env, ["ROOT_DIR"]);
+}
+
+#[test]
+fn secrets_never_show_in_debug() {
+    let c = parse_str(BOTH_FORMATS).unwrap();
+    let dump = format!("{c:?}");
+    assert!(!dump.contains("sk-test-secret-value"), "{dump}");
+    assert_eq!(c.server("openai").unwrap().redactor().redact("k=sk-test-secret-value"), "k=***");
+}
+
+#[test]
+fn shipped_configs_are_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut seen = 0;
+    let entries = std::fs::read_dir(&dir)
+        .unwrap()
+        .chain(std::fs::read_dir(dir.join("examples")).unwrap());
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            parse(&path, &text, &|_| None).unwrap_or_else(|e| panic!("{e}"));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 2, "expected the default config and an example in {}", dir.display());
+}

@@ -1,0 +1,117 @@
+//! The validated configuration: what the rest of the orchestrator sees.
+
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+
+use crate::secrets::{Redactor, Secret};
+
+/// The unified tools the orchestrator routes across vendors.
+pub const UNIFIED_TOOLS: &[&str] = &["chat", "embed", "search_web", "get_weather", "list_models"];
+
+/// A validated `mcp_servers.json`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Servers in file order: `servers` first, then `mcpServers`.
+    pub servers: Vec<ServerSpec>,
+    /// Unified tool → vendor chain (explicit, or config order of the servers declaring the tool).
+    pub routing: BTreeMap<String, Vec<String>>,
+    /// Orchestrator-wide settings.
+    pub settings: Settings,
+    /// Accepted oddities worth telling the user about (e.g. a seed `port`).
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// The server with this id.
+    pub fn server(&self, id: &str) -> Option<&ServerSpec> {
+        self.servers.iter().find(|s| s.id == id)
+    }
+}
+
+/// One child server, ready to launch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSpec {
+    /// Its id: the key in the config and the namespace of its tools.
+    pub id: String,
+    /// `servers` or `mcpServers`, for messages.
+    pub section: &'static str,
+    /// Display name.
+    pub name: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Program (expanded).
+    pub command: String,
+    /// Arguments (expanded), passed as they are: no shell is involved.
+    pub args: Vec<String>,
+    /// Working directory.
+    pub cwd: Option<PathBuf>,
+    /// The child's own variables (expanded; pass-throughs of unset variables dropped).
+    pub env: BTreeMap<String, Secret>,
+    /// Names the child needs from the orchestrator's environment.
+    pub required_env: Vec<String>,
+    /// Their values, for those that are set.
+    pub required_values: BTreeMap<String, Secret>,
+    /// Required variables that are unset: the server is `missing_env` while this is not empty.
+    pub missing_env: Vec<String>,
+    /// Give the child the orchestrator's whole environment.
+    pub inherit_env: bool,
+    /// Do not start it.
+    pub disabled: bool,
+    /// Tools the config says it offers (seed format).
+    pub tools: Vec<String>,
+    /// Per-call timeout override.
+    pub timeout: Option<Duration>,
+    /// Values to scrub from anything repeated from this child.
+    pub secrets: Vec<Secret>,
+}
+
+impl ServerSpec {
+    /// A redactor for this server's secrets.
+    pub fn redactor(&self) -> Redactor {
+        Redactor::new(&self.secrets)
+    }
+}
+
+/// The `orchestrator` section, with defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Per-call timeout toward a child.
+    pub default_timeout: Duration,
+    /// Attempts per vendor for unified tools.
+    pub retry_attempts: u32,
+    /// Time between health pings.
+    pub health_check_interval: Duration,
+    /// How long a ping may take.
+    pub health_check_timeout: Duration,
+    /// Missed pings in a row before a restart.
+    pub health_check_failures: u32,
+    /// Spawn → tools listed, at most.
+    pub startup_timeout: Duration,
+    /// Crashes tolerated within `restart_window` before `failed`.
+    pub max_restarts: u32,
+    /// The window for `max_restarts`.
+    pub restart_window: Duration,
+    /// Cap on one JSON-RPC message in each direction.
+    pub max_message_bytes: usize,
+    /// Grace after closing stdin, and again after SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            default_timeout: Duration::from_secs(30),
+            retry_attempts: 3,
+            health_check_interval: Duration::from_secs(30),
+            health_check_timeout: Duration::from_secs(10),
+            health_check_failures: 2,
+            // npx/uvx may download on a cold start; 60 s is what hosts allow too.
+            startup_timeout: Duration::from_secs(60),
+            max_restarts: 5,
+            restart_window: Duration::from_secs(60),
+            max_message_bytes: 16 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(2),
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Raw config → validated [`Config`]. The only way a [`Config`] comes to be.
+
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::{
+    ConfigError,
+    expand::{Expanded, expand},
+    raw::{RawFile, RawServer, RawSettings},
+    types::{Config, Settings, UNIFIED_TOOLS, ServerSpec},
+};
+use crate::secrets::{Secret, is_secret_name};
+
+/// Environment lookup, injected so tests do not touch the process environment.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Validates a parsed file. `path` is only used in messages.
+pub fn validate(path: PathBuf, raw: RawFile, env: Lookup<'_>) -> Result<Config, ConfigError> {
+    let v = Validator {
+        path: path.clone(),
+        env,
+    };
+    let mut warnings = Vec::new();
+    let settings = v.settings(raw.orchestrator)?;
+
+    let mut servers: Vec<ServerSpec> = Vec::new();
+    for (section, entries) in [("servers", raw.servers), ("mcpServers", raw.mcp_servers)] {
+        for (id, value) in entries {
+            let at = format!("{section}.{id}");
+            if let Some(prev) = servers.iter().find(|s| s.id == id) {
+                return Err(v.invalid(
+                    &at,
+                    format!(
+                        "server id `{id}` is defined twice (also in {}); ids must be unique",
+                        prev.section
+                    ),
+                ));
+            }
+            servers.push(v.server(section, &id, value, &mut warnings)?);
+        }
+    }
+
+    let routing = v.routing(raw.routing, &servers)?;
+    Ok(Config {
+        path,
+        servers,
+        routing,
+        settings,
+        warnings,
+    })
+}
+
+struct Validator<'a> {
+    path: PathBuf,
+    env: Lookup<'a>,
+}
+
+impl Validator<'_> {
+    fn invalid(&self, at: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.clone(),
+            at: at.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    fn parse<T: DeserializeOwned>(&self, at: &str, value: Value) -> Result<T, ConfigError> {
+        serde_json::from_value(value).map_err(|e| self.invalid(at, e.to_string()))
+    }
+
+    fn expand(&self, at: &str, s: &str) -> Result<Expanded, ConfigError> {
+        expand(s, self.env).map_err(|e| self.invalid(at, e.to_string()))
+    }
+
+    fn server(
+        &self,
+        section: &'static str,
+        id: &str,
+        value: Value,
+        warnings: &mut Vec<String>,
+    ) -> Result<ServerSpec, ConfigError> {
+        let at = format!("{section}.{id}");
+        if id.trim().is_empty() {
+            return Err(self.invalid(&at, "server ids must not be empty"));
+        }
+        if !value.is_object() {
+            return Err(self.invalid(&at, "a server must be a JSON object"));
+        }
+        let raw: RawServer = self.parse(&at, value)?;
+
+        match raw.kind.as_deref() {
+            None | Some("stdio") => {}
+            Some(other @ ("http" | "streamable-http" | "sse")) => {
+                return Err(self.invalid(
+                    &format!("{at}.type"),
+                    format!("remote servers (type `{other}`) are not supported yet; wrap them with a stdio bridge such as `npx mcp-remote <url>`"),
+                ));
+            }
+            Some(other) => {
+                return Err(self.invalid(
+                    &format!("{at}.type"),
+                    format!("unknown transport `{other}`; expected `stdio`"),
+                ));
+            }
+        }
+        if raw.url.is_some() || raw.headers.is_some() {
+            return Err(self.invalid(
+                &format!("{at}.url"),
+                "remote servers (`url`) are not supported yet; wrap them with a stdio bridge such as `npx mcp-remote <url>`",
+            ));
+        }
+        if raw.port.is_some() {
+            warnings.push(format!(
+                "{}: {at}.port is ignored: servers are launched as stdio children",
+                self.path.display()
+            ));
+        }
+
+        let mut missing = Vec::new();
+        let command_raw = raw
+            .command
+            .filter(|c| !c.trim().is_empty())
+            .ok_or_else(|| self.invalid(&format!("{at}.command"), "missing: every server needs a `command` to launch"))?;
+        let command = self.expand(&format!("{at}.command"), &command_raw)?;
+        missing.extend(command.missing);
+        let mut args = Vec::with_capacity(raw.args.len());
+        for (i, a) in raw.args.iter().enumerate() {
+            let e = self.expand(&format!("{at}.args[{i}]"), a)?;
+            missing.extend(e.missing);
+            args.push(e.value);
+        }
+        let cwd = match &raw.cwd {
+            Some(c) => {
+                let e = self.expand(&format!("{at}.cwd"), c)?;
+                missing.extend(e.missing);
+                Some(PathBuf::from(e.value))
+            }
+            None => None,
+        };
+
+        let mut env = BTreeMap::new();
+        for (k, v) in &raw.env {
+            if !is_env_name(k) {
+                return Err(self.invalid(&format!("{at}.env"), format!("`{k}` is not a valid environment variable name")));
+            }
+            let e = self.expand(&format!("{at}.env.{k}"), v)?;
+            // A pass-through such as `"X": "${X}"` with X unset means "do not set X", not
+            // "set X to the empty string" (which would, e.g., blank out a base URL default).
+            if e.missing.is_empty() {
+                env.insert(k.clone(), Secret::new(e.value));
+            }
+        }
+
+        let mut required = BTreeMap::new();
+        for name in &raw.required_env {
+            if !is_env_name(name) {
+                return Err(self.invalid(
+                    &format!("{at}.required_env"),
+                    format!("`{name}` is not a valid environment variable name"),
+                ));
+            }
+            // A value given in `env` satisfies the requirement; otherwise it comes from our env.
+            if let Some(v) = env.get(name) {
+                required.insert(name.clone(), v.clone());
+            } else {
+                match (self.env)(name).filter(|v| !v.is_empty()) {
+                    Some(v) => {
+                        required.insert(name.clone(), Secret::new(v));
+                    }
+                    None => missing.push(name.clone()),
+                }
+            }
+        }
+        missing.sort();
+        missing.dedup();
+
+        let secrets = env
+            .iter()
+            .filter(|(k, _)| is_secret_name(k))
+            .chain(required.iter())
+            .map(|(_, v)| v.clone())
+            .collect();
+
+        let timeout = match raw.timeout {
+            Some(t) => Some(self.seconds(&format!("{at}.timeout"), t)?),
+            None => None,
+        };
+
+        Ok(ServerSpec {
+            id: id.to_owned(),
+            section,
+            name: raw.name,
+            description: raw.description,
+            command: command.value,
+            args,
+            cwd,
+            env,
+            required_env: raw.required_env,
+            required_values: required,
+            missing_env: missing,
+            inherit_env: raw.inherit_env,
+            disabled: raw.disabled,
+            tools: raw.tools,
+            timeout,
+            secrets,
+        })
+    }
+
+    fn seconds(&self, at: &str, s: f64) -> Result<Duration, ConfigError> {
+        if s.is_finite() && s > 0.0 && s <= 86_400.0 {
+            Ok(Duration::from_secs_f64(s))
+        } else {
+            Err(self.invalid(at, format!("{s} is not a duration: use seconds, more than 0 and at most 86400")))
+        }
+    }
+
+    fn settings(&self, raw: Option<Value>) -> Result<Settings, ConfigError> {
+        let Some(raw) = raw else {
+            return Ok(Settings::default());
+        };
+        let raw: RawSettings = self.parse("orchestrator", raw)?;
+        let d = Settings::default();
+        let secs = |key: &str, v: Option<f64>, default: Duration| match v {
+            Some(v) => self.seconds(&format!("orchestrator.{key}"), v),
+            None => Ok(default),
+        };
+        let count = |key: &str, v: Option<u32>, default: u32, min: u32| match v {
+            Some(v) if v < min => Err(self.invalid(&format!("orchestrator.{key}"), format!("must be at least {min}"))),
+            Some(v) => Ok(v),
+            None => Ok(default),
+        };
+        let max_message_bytes = match raw.max_message_bytes {
+            Some(b) if b < 64 * 1024 => {
+                return Err(self.invalid("orchestrator.max_message_bytes", "must be at least 65536"));
+            }
+            Some(b) => usize::try_from(b).unwrap_or(usize::MAX),
+            None => d.max_message_bytes,
+        };
+        Ok(Settings {
+            default_timeout: secs("default_timeout", raw.default_timeout, d.default_timeout)?,
+            retry_attempts: count("retry_attempts", raw.retry_attempts, d.retry_attempts, 1)?,
+            health_check_interval: secs("health_check_interval", raw.health_check_interval, d.health_check_interval)?,
+            health_check_timeout: secs("health_check_timeout", raw.health_check_timeout, d.health_check_timeout)?,
+            health_check_failures: count("health_check_failures", raw.health_check_failures, d.health_check_failures, 1)?,
+            startup_timeout: secs("startup_timeout", raw.startup_timeout, d.startup_timeout)?,
+            max_restarts: count("max_restarts", raw.max_restarts, d.max_restarts, 0)?,
+            restart_window: secs("restart_window", raw.restart_window, d.restart_window)?,
+            max_message_bytes,
+            shutdown_grace: secs("shutdown_grace", raw.shutdown_grace, d.shutdown_grace)?,
+        })
+    }
+
+    fn routing(
+        &self,
+        raw: Map<String, Value>,
+        servers: &[ServerSpec],
+    ) -> Result<BTreeMap<String, Vec<String>>, ConfigError> {
+        let mut routing = BTreeMap::new();
+        for (tool, chain) in raw {
+            let at = format!("routing.{tool}");
+            if !UNIFIED_TOOLS.contains(&tool.as_str()) {
+                return Err(self.invalid(
+                    &at,
+                    format!("unknown unified tool `{tool}`; expected one of {}", UNIFIED_TOOLS.join(", ")),
+                ));
+            }
+            let chain: Vec<String> = self.parse(&at, chain)?;
+            for id in &chain {
+                if !servers.iter().any(|s| &s.id == id) {
+                    return Err(self.invalid(&at, format!("`{id}` is not a server defined in this file")));
+                }
+            }
+            routing.insert(tool, chain);
+        }
+        // Unrouted unified tools default to config order of the servers that declare them.
+        for tool in UNIFIED_TOOLS {
+            if !routing.contains_key(*tool) {
+                let chain: Vec<String> = servers
+                    .iter()
+                    .filter(|s| s.tools.iter().any(|t| t == tool))
+                    .map(|s| s.id.clone())
+                    .collect();
+                if !chain.is_empty() {
+                    routing.insert((*tool).to_owned(), chain);
+                }
+            }
+        }
+        Ok(routing)
+    }
+}
+
+fn is_env_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains('=') && !name.contains('\0')
+}

@@ -1,0 +1,156 @@
+//! Routing failures and their one mapping to JSON-RPC errors.
+
+use std::time::Duration;
+
+use rmcp::{ErrorData, ServiceError, model::ErrorCode};
+use serde_json::json;
+
+use crate::supervisor::ServerState;
+
+/// The code the TypeScript SDK uses for a request that timed out; hosts recognise it.
+pub const REQUEST_TIMEOUT: ErrorCode = ErrorCode(-32001);
+
+/// Why a request could not be routed or answered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouteError {
+    /// No tool, prompt or resource by that name.
+    #[error("unknown {kind} `{name}`")]
+    Unknown {
+        /// `tool`, `prompt` or `resource`.
+        kind: &'static str,
+        /// What was asked for.
+        name: String,
+    },
+    /// The owning server is not running.
+    #[error("{kind} `{name}` is unavailable: server `{server}` is {state}{}", detail(.last_error))]
+    Unavailable {
+        /// `tool`, `prompt` or `resource`.
+        kind: &'static str,
+        /// What was asked for.
+        name: String,
+        /// The owner.
+        server: String,
+        /// Its state.
+        state: ServerState,
+        /// Its last error, if any.
+        last_error: Option<String>,
+    },
+    /// The child did not answer in time.
+    #[error("server `{server}` did not answer {method} within {} s", .after.as_secs_f64())]
+    Timeout {
+        /// The child.
+        server: String,
+        /// The request.
+        method: &'static str,
+        /// The limit.
+        after: Duration,
+    },
+    /// The connection to the child broke during the request (it crashed or was restarted).
+    #[error("server `{server}` closed the connection during {method} (it crashed or is restarting); try again")]
+    Closed {
+        /// The child.
+        server: String,
+        /// The request.
+        method: &'static str,
+    },
+    /// The child answered with a JSON-RPC error: passed on as it is.
+    #[error("{0}")]
+    Child(ErrorData),
+    /// Something else went wrong talking to the child.
+    #[error("server `{server}`: {message}")]
+    Transport {
+        /// The child.
+        server: String,
+        /// What happened.
+        message: String,
+    },
+}
+
+fn detail(last_error: &Option<String>) -> String {
+    match last_error {
+        Some(e) => format!(" ({e})"),
+        None => String::new(),
+    }
+}
+
+impl RouteError {
+    /// Classifies an rmcp error from a request to `server`.
+    pub fn from_service(server: &str, method: &'static str, e: ServiceError) -> Self {
+        match e {
+            ServiceError::McpError(e) => Self::Child(e),
+            ServiceError::Timeout { timeout } => Self::Timeout {
+                server: server.to_owned(),
+                method,
+                after: timeout,
+            },
+            ServiceError::TransportClosed | ServiceError::TransportSend(_) => Self::Closed {
+                server: server.to_owned(),
+                method,
+            },
+            e => Self::Transport {
+                server: server.to_owned(),
+                message: e.to_string(),
+            },
+        }
+    }
+
+    /// The JSON-RPC error the host receives. The one place codes are chosen.
+    pub fn to_error_data(&self) -> ErrorData {
+        let message = self.to_string();
+        match self {
+            Self::Unknown { .. } => ErrorData::invalid_params(message, None),
+            Self::Unavailable { server, state, .. } => ErrorData::internal_error(
+                message,
+                Some(json!({"server": server, "state": state})),
+            ),
+            Self::Timeout { server, after, .. } => ErrorData::new(
+                REQUEST_TIMEOUT,
+                message,
+                Some(json!({"server": server, "timeout_s": after.as_secs_f64()})),
+            ),
+            Self::Closed { server, .. } | Self::Transport { server, .. } => {
+                ErrorData::internal_error(message, Some(json!({"server": server})))
+            }
+            Self::Child(e) => e.clone(),
+        }
+    }
+}
+
+impl From<RouteError> for ErrorData {
+    fn from(e: RouteError) -> Self {
+        e.to_error_data()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes() {
+        let unknown = RouteError::Unknown { kind: "tool", name: "x".into() };
+        assert_eq!(unknown.to_error_data().code, ErrorCode::INVALID_PARAMS);
+        let t = RouteError::from_service("s", "tools/call", ServiceError::Timeout { timeout: Duration::from_secs(3) });
+        let e = t.to_error_data();
+        assert_eq!(e.code, REQUEST_TIMEOUT);
+        assert!(e.message.contains("server `s`") && e.message.contains("3 s"), "{}", e.message);
+        let c = RouteError::from_service("s", "tools/call", ServiceError::TransportClosed).to_error_data();
+        assert_eq!(c.code, ErrorCode::INTERNAL_ERROR);
+        assert!(c.message.contains("server `s`"));
+        let child = ErrorData::invalid_params("bad", None);
+        assert_eq!(RouteError::from_service("s", "tools/call", ServiceError::McpError(child.clone())).to_error_data(), child);
+    }
+
+    #[test]
+    fn unavailable_names_server_state_and_reason() {
+        let e = RouteError::Unavailable {
+            kind: "tool",
+            name: "a__b".into(),
+            server: "a".into(),
+            state: ServerState::Failed,
+            last_error: Some("exited with code 3".into()),
+        };
+        assert_eq!(e.to_string(), "tool `a__b` is unavailable: server `a` is failed (exited with code 3)");
+    }
+}

@@ -1,0 +1,108 @@
+//! What the host side and the child side share: the host connection, the progress-token map, and
+//! the "surface changed" signal.
+//!
+//! Children start before the host has said `initialize`, so everything aimed at the host goes
+//! through here and is dropped (with a debug log) while no host is connected.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use arc_swap::ArcSwapOption;
+use rmcp::{
+    Peer, RoleServer,
+    model::{ProgressNotificationParam, ProgressToken},
+};
+use tokio::sync::Notify;
+
+/// Key of a forwarded progress stream: the child and the token rmcp put on our request to it.
+type ProgressKey = (Arc<str>, ProgressToken);
+
+/// Shared between the host-facing server and every child connection.
+#[derive(Default)]
+pub struct Hub {
+    host: ArcSwapOption<Peer<RoleServer>>,
+    progress: Mutex<HashMap<ProgressKey, (Peer<RoleServer>, ProgressToken)>>,
+    surface_dirty: Notify,
+}
+
+impl Hub {
+    /// A new hub, shared.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Records the host connection, once it has initialized.
+    pub fn set_host(&self, peer: Peer<RoleServer>) {
+        self.host.store(Some(Arc::new(peer)));
+    }
+
+    /// The host connection, if any.
+    pub fn host(&self) -> Option<Peer<RoleServer>> {
+        self.host.load_full().map(|p| (*p).clone())
+    }
+
+    /// Tells the surface task that some child's lists or state changed.
+    pub fn mark_surface_dirty(&self) {
+        self.surface_dirty.notify_one();
+    }
+
+    /// Waits for the next [`Self::mark_surface_dirty`].
+    pub async fn surface_dirty(&self) {
+        self.surface_dirty.notified().await;
+    }
+
+    /// Routes progress for `child_token` on `child` to `host_token` on `host` until the returned
+    /// guard drops.
+    pub fn map_progress(
+        self: &Arc<Self>,
+        child: Arc<str>,
+        child_token: ProgressToken,
+        host: Peer<RoleServer>,
+        host_token: ProgressToken,
+    ) -> ProgressGuard {
+        let key = (child, child_token);
+        self.lock_progress()
+            .insert(key.clone(), (host, host_token));
+        ProgressGuard {
+            hub: self.clone(),
+            key,
+        }
+    }
+
+    /// Forwards a child's progress to whoever asked for it; progress nobody asked for is dropped.
+    pub async fn forward_progress(&self, child: &Arc<str>, mut p: ProgressNotificationParam) {
+        let target = self
+            .lock_progress()
+            .get(&(child.clone(), p.progress_token.clone()))
+            .cloned();
+        match target {
+            Some((host, token)) => {
+                p.progress_token = token;
+                if let Err(e) = host.notify_progress(p).await {
+                    tracing::debug!(server = %child, error = %e, "progress not delivered to host");
+                }
+            }
+            None => tracing::debug!(server = %child, "dropping progress for an unknown token"),
+        }
+    }
+
+    fn lock_progress(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ProgressKey, (Peer<RoleServer>, ProgressToken)>> {
+        self.progress.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Removes a progress mapping when the call it belongs to ends, however it ends.
+pub struct ProgressGuard {
+    hub: Arc<Hub>,
+    key: ProgressKey,
+}
+
+impl Drop for ProgressGuard {
+    fn drop(&mut self) {
+        self.hub.lock_progress().remove(&self.key);
+    }
+}

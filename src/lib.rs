@@ -1,0 +1,15 @@
+//! MCP Orchestrator: one stdio MCP server in front of many child MCP servers.
+pub mod config;
+pub mod error;
+pub mod hub;
+pub mod naming;
+pub mod orchestrator;
+pub mod own_tools;
+pub mod secrets;
+pub mod server;
+pub mod status;
+pub mod supervisor;
+pub mod surface;
+pub mod cli;
+pub mod shutdown;
+pub mod telemetry;

@@ -1,0 +1,160 @@
+//! The orchestrator's own tools: `orchestrator_status` and `orchestrator_capabilities`.
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use rmcp::model::{CallToolResult, ContentBlock, Tool, ToolAnnotations};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::orchestrator::Orchestrator;
+
+/// `orchestrator_status`.
+pub const STATUS: &str = "orchestrator_status";
+/// `orchestrator_capabilities`.
+pub const CAPABILITIES: &str = "orchestrator_capabilities";
+/// Names no child tool may take.
+pub const NAMES: &[&str] = &[STATUS, CAPABILITIES];
+
+/// Everything the host would see, by server: what `capabilities` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct CapabilitiesReport {
+    /// The orchestrator's own tools.
+    pub orchestrator: Vec<String>,
+    /// Unified tool → vendor chain.
+    pub unified: std::collections::BTreeMap<String, Vec<String>>,
+    /// Per server, in config order.
+    pub servers: IndexMap<String, ServerCapabilities>,
+}
+
+/// One server's part of the surface.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerCapabilities {
+    /// Its state.
+    pub state: crate::supervisor::ServerState,
+    /// Its tools as the host sees them.
+    pub tools: Vec<ToolEntry>,
+    /// Its prompts as the host sees them.
+    pub prompts: Vec<String>,
+    /// Resource URIs and templates it serves.
+    pub resources: Vec<String>,
+}
+
+/// One tool.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolEntry {
+    /// Host-facing name.
+    pub name: String,
+    /// The child's own name.
+    pub tool: String,
+    /// Its description.
+    pub description: Option<String>,
+}
+
+/// Builds the capabilities report from the current surface.
+pub fn capabilities(orch: &Orchestrator) -> CapabilitiesReport {
+    let surface = orch.surface();
+    let mut servers: IndexMap<String, ServerCapabilities> = orch
+        .children()
+        .iter()
+        .map(|c| {
+            (
+                c.id().to_string(),
+                ServerCapabilities {
+                    state: c.state(),
+                    tools: Vec::new(),
+                    prompts: Vec::new(),
+                    resources: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    for t in &surface.tools {
+        if let Some(route) = surface.tool_routes.get(t.name.as_ref())
+            && let Some(s) = servers.get_mut(&*route.server)
+        {
+            s.tools.push(ToolEntry {
+                name: t.name.to_string(),
+                tool: route.name.clone(),
+                description: t.description.as_ref().map(|d| d.to_string()),
+            });
+        }
+    }
+    for p in &surface.prompts {
+        if let Some(route) = surface.prompt_routes.get(&p.name)
+            && let Some(s) = servers.get_mut(&*route.server)
+        {
+            s.prompts.push(p.name.clone());
+        }
+    }
+    for r in &surface.resources {
+        if let Some(owner) = surface.resource_owners.get(&r.uri)
+            && let Some(s) = servers.get_mut(&**owner)
+        {
+            s.resources.push(r.uri.clone());
+        }
+    }
+    for t in &surface.templates {
+        let prefix = t.uri_template.split('{').next().unwrap_or_default();
+        if let Some((_, owner)) = surface.template_owners.iter().find(|(p, _)| p == prefix)
+            && let Some(s) = servers.get_mut(&**owner)
+        {
+            s.resources.push(t.uri_template.clone());
+        }
+    }
+    CapabilitiesReport {
+        orchestrator: NAMES.iter().map(|s| (*s).to_owned()).collect(),
+        unified: orch.config().routing.clone(),
+        servers,
+    }
+}
+
+/// The tool definitions.
+pub fn definitions() -> Vec<Tool> {
+    let empty: Map<String, Value> = serde_json::from_value(json!({"type": "object", "properties": {}}))
+        .unwrap_or_default();
+    let read_only = || {
+        let mut a = ToolAnnotations::default();
+        a.read_only_hint = Some(true);
+        a.open_world_hint = Some(false);
+        a
+    };
+    vec![
+        Tool::new(
+            STATUS,
+            "State of every MCP server behind the orchestrator: running/failed/missing_env, pid, restarts, tools, last error, uptime; and the vendor routing of the unified tools.",
+            Arc::new(empty.clone()),
+        )
+        .annotate(read_only()),
+        Tool::new(
+            CAPABILITIES,
+            "Every tool the orchestrator exposes, grouped by server, with the vendor chains of the unified tools.",
+            Arc::new(empty),
+        )
+        .annotate(read_only()),
+    ]
+}
+
+/// Runs one of the own tools, if `name` is one.
+pub fn call(orch: &Orchestrator, name: &str) -> Option<CallToolResult> {
+    let (text, value) = match name {
+        STATUS => {
+            let report = orch.status();
+            (report.to_text(), serde_json::to_value(&report))
+        }
+        CAPABILITIES => {
+            let report = capabilities(orch);
+            let text = format!(
+                "{} tools from {} servers",
+                report.servers.values().map(|s| s.tools.len()).sum::<usize>(),
+                report.servers.len()
+            );
+            (text, serde_json::to_value(&report))
+        }
+        _ => return None,
+    };
+    let value = value.unwrap_or_else(|e| json!({"error": e.to_string()}));
+    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+    result.structured_content = Some(value);
+    Some(result)
+}

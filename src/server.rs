@@ -1,0 +1,330 @@
+//! The orchestrator as an MCP server toward the host: lists come from the merged surface, requests
+//! go to the owning child.
+
+#![expect(deprecated, reason = "logging, roots and resources/subscribe are deprecated by SEP-2577/2026-07-28 but legacy hosts use them")]
+
+mod forward;
+
+use std::sync::Arc;
+
+use rmcp::{
+    ErrorData as McpError, RoleServer, ServerHandler,
+    model::{
+        CallToolRequestParams, CallToolResponse, ClientRequest, CompleteRequestParams,
+        CompleteResult, DiscoverRequestMethod, DiscoverResult, GetPromptRequestParams,
+        GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
+        ListResourcesResult, ListToolsResult, PaginatedRequestParams, Reference,
+        ReadResourceRequestParams, ReadResourceResponse, Request, ServerCapabilities, ServerConfig,
+        ServerResult, SetLevelRequestParams, SubscribeRequestParams, UnsubscribeRequestParams,
+    },
+    service::{NotificationContext, RequestContext},
+};
+
+use crate::{error::RouteError, naming::SEPARATOR, orchestrator::Orchestrator, own_tools};
+
+/// The host-facing MCP server.
+#[derive(Clone)]
+pub struct OrchestratorServer {
+    orch: Arc<Orchestrator>,
+}
+
+impl OrchestratorServer {
+    /// A server over `orch`.
+    pub fn new(orch: Arc<Orchestrator>) -> Self {
+        Self { orch }
+    }
+
+    /// The error for a name that routes nowhere: if its prefix is a known server that is down,
+    /// say so (the usual case right after a crash), otherwise it is unknown.
+    fn unroutable(&self, kind: &'static str, name: &str) -> RouteError {
+        let down = name.split_once(SEPARATOR).and_then(|(prefix, _)| {
+            self.orch
+                .children()
+                .iter()
+                .find(|c| crate::naming::sanitize(c.id()) == prefix)
+        });
+        match down {
+            Some(child) if !child.state().serves_calls() => {
+                let status = child.status();
+                RouteError::Unavailable {
+                    kind,
+                    name: name.to_owned(),
+                    server: child.id().to_string(),
+                    state: status.state,
+                    last_error: status.last_error,
+                }
+            }
+            _ => RouteError::Unknown {
+                kind,
+                name: name.to_owned(),
+            },
+        }
+    }
+}
+
+impl ServerHandler for OrchestratorServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_logging()
+                .enable_completions()
+                .enable_prompts()
+                .enable_prompts_list_changed()
+                .enable_resources()
+                .enable_resources_subscribe()
+                .enable_resources_list_changed()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new("mcp-orchestrator", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Tools of several MCP servers, each named <server>__<tool>. \
+             orchestrator_status shows which servers are up and why others are not.",
+        )
+    }
+
+    /// Look like a pre-2026-07-28 server: dual-era hosts probe `server/discover` and fall back to
+    /// `initialize` on -32601, and the proxy only implements handshake-era semantics.
+    async fn discover(&self, _cx: RequestContext<RoleServer>) -> Result<DiscoverResult, McpError> {
+        Err(McpError::method_not_found::<DiscoverRequestMethod>())
+    }
+
+    async fn on_initialized(&self, cx: NotificationContext<RoleServer>) {
+        tracing::info!(
+            client = ?cx.peer.peer_info().map(|i| i.client_info.name.clone()),
+            "host initialized"
+        );
+        self.orch.hub().set_host(cx.peer.clone());
+    }
+
+    async fn on_roots_list_changed(&self, _cx: NotificationContext<RoleServer>) {
+        for c in self.orch.children() {
+            if let Some(peer) = c.peer() {
+                let _ = peer.notify_roots_list_changed().await;
+            }
+        }
+    }
+
+    async fn list_tools(
+        &self,
+        _req: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let surface = self.orch.surface();
+        let mut tools = own_tools::definitions();
+        tools.extend(surface.tools.iter().cloned());
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn call_tool(
+        &self,
+        req: CallToolRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        if let Some(result) = own_tools::call(&self.orch, &req.name) {
+            return Ok(result.into());
+        }
+        let route = self.orch.surface().tool_routes.get(req.name.as_ref()).cloned();
+        let Some(route) = route else {
+            return Err(self.unroutable("tool", &req.name).into());
+        };
+        let mut params = req;
+        params.name = route.name.clone().into();
+        let result = forward::request(
+            &self.orch,
+            &route.server,
+            ClientRequest::CallToolRequest(Request::new(params)),
+            "tools/call",
+            &cx,
+        )
+        .await?;
+        match result {
+            ServerResult::CallToolResult(r) => Ok(CallToolResponse::Complete(r)),
+            ServerResult::InputRequiredResult(r) => Ok(CallToolResponse::InputRequired(r)),
+            ServerResult::CreateTaskResult(r) => Ok(CallToolResponse::Task(r)),
+            other => Err(forward::unexpected(&route.server, "tools/call", &other)),
+        }
+    }
+
+    async fn list_prompts(
+        &self,
+        _req: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        Ok(ListPromptsResult::with_all_items(self.orch.surface().prompts.clone()))
+    }
+
+    async fn get_prompt(
+        &self,
+        mut req: GetPromptRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let Some(route) = self.orch.surface().prompt_routes.get(&req.name).cloned() else {
+            return Err(self.unroutable("prompt", &req.name).into());
+        };
+        req.name = route.name.clone();
+        let result = forward::request(
+            &self.orch,
+            &route.server,
+            ClientRequest::GetPromptRequest(Request::new(req)),
+            "prompts/get",
+            &cx,
+        )
+        .await?;
+        match result {
+            ServerResult::GetPromptResult(r) => Ok(GetPromptResponse::Complete(r)),
+            ServerResult::InputRequiredResult(r) => Ok(GetPromptResponse::InputRequired(r)),
+            other => Err(forward::unexpected(&route.server, "prompts/get", &other)),
+        }
+    }
+
+    async fn list_resources(
+        &self,
+        _req: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        Ok(ListResourcesResult::with_all_items(self.orch.surface().resources.clone()))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _req: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(ListResourceTemplatesResult::with_all_items(
+            self.orch.surface().templates.clone(),
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        req: ReadResourceRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let Some(owner) = self.orch.surface().resource_owner(&req.uri).cloned() else {
+            return Err(RouteError::Unknown {
+                kind: "resource",
+                name: req.uri,
+            }
+            .into());
+        };
+        let result = forward::request(
+            &self.orch,
+            &owner,
+            ClientRequest::ReadResourceRequest(Request::new(req)),
+            "resources/read",
+            &cx,
+        )
+        .await?;
+        match result {
+            ServerResult::ReadResourceResult(r) => Ok(ReadResourceResponse::Complete(r)),
+            ServerResult::InputRequiredResult(r) => Ok(ReadResourceResponse::InputRequired(r)),
+            other => Err(forward::unexpected(&owner, "resources/read", &other)),
+        }
+    }
+
+    async fn subscribe(
+        &self,
+        req: SubscribeRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let Some(owner) = self.orch.surface().resource_owner(&req.uri).cloned() else {
+            return Err(RouteError::Unknown { kind: "resource", name: req.uri }.into());
+        };
+        forward::request(
+            &self.orch,
+            &owner,
+            ClientRequest::SubscribeRequest(Request::new(req)),
+            "resources/subscribe",
+            &cx,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        req: UnsubscribeRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let Some(owner) = self.orch.surface().resource_owner(&req.uri).cloned() else {
+            return Err(RouteError::Unknown { kind: "resource", name: req.uri }.into());
+        };
+        forward::request(
+            &self.orch,
+            &owner,
+            ClientRequest::UnsubscribeRequest(Request::new(req)),
+            "resources/unsubscribe",
+            &cx,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn complete(
+        &self,
+        mut req: CompleteRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let surface = self.orch.surface();
+        let owner = match &mut req.r#ref {
+            Reference::Prompt(p) => {
+                let Some(route) = surface.prompt_routes.get(&p.name).cloned() else {
+                    return Err(self.unroutable("prompt", &p.name).into());
+                };
+                p.name = route.name;
+                route.server
+            }
+            Reference::Resource(r) => match surface
+                .template_owners
+                .iter()
+                .zip(surface.templates.iter())
+                .find(|(_, t)| t.uri_template == r.uri)
+                .map(|((_, owner), _)| owner.clone())
+                .or_else(|| surface.resource_owner(&r.uri).cloned())
+            {
+                Some(owner) => owner,
+                None => {
+                    return Err(RouteError::Unknown {
+                        kind: "resource",
+                        name: r.uri.clone(),
+                    }
+                    .into());
+                }
+            },
+            _ => return Err(McpError::invalid_params("unsupported completion reference", None)),
+        };
+        let result = forward::request(
+            &self.orch,
+            &owner,
+            ClientRequest::CompleteRequest(Request::new(req)),
+            "completion/complete",
+            &cx,
+        )
+        .await?;
+        match result {
+            ServerResult::CompleteResult(r) => Ok(r),
+            other => Err(forward::unexpected(&owner, "completion/complete", &other)),
+        }
+    }
+
+    async fn set_level(
+        &self,
+        req: SetLevelRequestParams,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        for c in self.orch.children() {
+            let declares_logging = c
+                .status()
+                .capabilities
+                .is_some_and(|caps| caps.logging.is_some());
+            if let (true, Some(peer)) = (declares_logging, c.peer()) {
+                if let Err(e) = peer.set_level(req.clone()).await {
+                    tracing::debug!(server = %c.id(), error = %e, "logging/setLevel not forwarded");
+                }
+            }
+        }
+        Ok(())
+    }
+}

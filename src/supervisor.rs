@@ -1,0 +1,156 @@
+//! Supervision of one child MCP server: one task owns the process and the connection, a cloneable
+//! [`ChildHandle`] reads its published [`ChildStatus`] and sends it control requests.
+//!
+//! Layout:
+//! - [`state`]: the contract's states and the published snapshot;
+//! - [`run`]: the task's phase loop (start → serve → backoff/failed → …);
+//! - [`process`]: spawning in a process group, the child's environment, stopping the group;
+//! - [`child_client`]: the MCP client side of the connection (notifications, child → host requests);
+//! - [`health`]: the ping loop;
+//! - [`backoff`]: backoff and the crash window, pure and clock-injected;
+//! - [`stderr`]: stderr forwarding and the tail kept for `last_error`.
+
+pub mod backoff;
+pub mod child_client;
+mod health;
+pub mod process;
+mod run;
+pub mod state;
+pub mod stderr;
+
+use std::{sync::Arc, time::Duration};
+
+use rmcp::{Peer, RoleClient};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+pub use state::{ChildStatus, ServerState};
+
+use crate::{
+    config::{ServerSpec, Settings},
+    hub::Hub,
+};
+
+/// A request to a supervisor task.
+#[derive(Debug)]
+enum Control {
+    /// Stop the current process (if any) and start afresh, forgetting crash history.
+    Restart(oneshot::Sender<()>),
+    /// Stop for good; the reply comes once the process group is gone.
+    Stop(oneshot::Sender<()>),
+}
+
+/// A cheap, cloneable handle on one supervised child.
+#[derive(Clone)]
+pub struct ChildHandle {
+    id: Arc<str>,
+    spec: Arc<ServerSpec>,
+    status: watch::Receiver<ChildStatus>,
+    control: mpsc::Sender<Control>,
+}
+
+impl ChildHandle {
+    /// Starts supervising `spec`. The task is tracked by `tracker` and stops when `shutdown` fires.
+    pub fn spawn(
+        spec: ServerSpec,
+        settings: Settings,
+        hub: Arc<Hub>,
+        tracker: &TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let id: Arc<str> = spec.id.as_str().into();
+        let spec = Arc::new(spec);
+        let initial = if spec.disabled {
+            ChildStatus::initial(ServerState::Disabled, Vec::new())
+        } else if !spec.missing_env.is_empty() {
+            ChildStatus::initial(ServerState::MissingEnv, spec.missing_env.clone())
+        } else {
+            ChildStatus::initial(ServerState::Starting, Vec::new())
+        };
+        let (status_tx, status_rx) = watch::channel(initial);
+        let (control_tx, control_rx) = mpsc::channel(8);
+        let task = run::Supervisor::new(
+            id.clone(),
+            spec.clone(),
+            settings,
+            hub,
+            status_tx,
+            control_rx,
+            tracker.clone(),
+            shutdown,
+        );
+        tracker.spawn(task.run());
+        Self {
+            id,
+            spec,
+            status: status_rx,
+            control: control_tx,
+        }
+    }
+
+    /// The server id.
+    pub fn id(&self) -> &Arc<str> {
+        &self.id
+    }
+
+    /// The config it runs.
+    pub fn spec(&self) -> &Arc<ServerSpec> {
+        &self.spec
+    }
+
+    /// The latest status.
+    pub fn status(&self) -> ChildStatus {
+        self.status.borrow().clone()
+    }
+
+    /// The state alone, without cloning the lists.
+    pub fn state(&self) -> ServerState {
+        self.status.borrow().state
+    }
+
+    /// The connection, if calls may be routed to the child now.
+    pub fn peer(&self) -> Option<Peer<RoleClient>> {
+        let s = self.status.borrow();
+        s.state.serves_calls().then(|| s.peer.clone()).flatten()
+    }
+
+    /// A receiver that sees every status change.
+    pub fn subscribe(&self) -> watch::Receiver<ChildStatus> {
+        self.status.clone()
+    }
+
+    /// Waits until the state is settled (running, failed, missing_env, …) or `limit` passes.
+    pub async fn wait_settled(&self, limit: Duration) -> ServerState {
+        let mut rx = self.status.clone();
+        let settled = tokio::time::timeout(limit, rx.wait_for(|s| s.state.is_settled())).await;
+        match settled {
+            Ok(Ok(s)) => s.state,
+            _ => self.state(),
+        }
+    }
+
+    /// Asks for a restart; returns once the old process is gone and a new start has begun.
+    pub async fn restart(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.control.send(Control::Restart(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Stops the child and waits until its process group is gone.
+    pub async fn stop(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.control.send(Control::Stop(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+impl std::fmt::Debug for ChildHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildHandle")
+            .field("id", &self.id)
+            .field("state", &self.state())
+            .finish()
+    }
+}

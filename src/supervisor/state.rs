@@ -1,0 +1,149 @@
+//! What a supervised child is doing, as the contract names it, and the snapshot its supervisor
+//! publishes after every change.
+
+use std::{fmt, sync::Arc};
+
+use rmcp::{
+    Peer, RoleClient,
+    model::{Prompt, Resource, ResourceTemplate, ServerCapabilities, Tool},
+};
+use serde::Serialize;
+use tokio::time::Instant;
+
+/// The contract's server states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerState {
+    /// Spawned, handshake or first listing under way.
+    Starting,
+    /// Initialized and its lists fetched; calls are routed to it.
+    Running,
+    /// Running but missed health pings; calls still go to it until it is restarted.
+    Unhealthy,
+    /// Crashed or was found hung; waiting out the backoff before the next start.
+    Restarting,
+    /// Crashed too often within the restart window; stays so until a config change or an
+    /// explicit restart.
+    Failed,
+    /// Some `required_env` variable is unset; never started.
+    MissingEnv,
+    /// `disabled: true` in the config.
+    Disabled,
+    /// Stopped by the orchestrator (shutdown or removal).
+    Stopped,
+}
+
+impl ServerState {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Running => "running",
+            Self::Unhealthy => "unhealthy",
+            Self::Restarting => "restarting",
+            Self::Failed => "failed",
+            Self::MissingEnv => "missing_env",
+            Self::Disabled => "disabled",
+            Self::Stopped => "stopped",
+        }
+    }
+
+    /// Whether calls may be routed to the child.
+    pub fn serves_calls(self) -> bool {
+        matches!(self, Self::Running | Self::Unhealthy)
+    }
+
+    /// Whether the state will not change without outside action: what one-shot commands such as
+    /// `status` wait for.
+    pub fn is_settled(self) -> bool {
+        !matches!(self, Self::Starting | Self::Restarting)
+    }
+}
+
+impl fmt::Display for ServerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything the rest of the orchestrator may know about one child, published as a whole.
+#[derive(Clone)]
+pub struct ChildStatus {
+    /// Current state.
+    pub state: ServerState,
+    /// OS process id while a process exists.
+    pub pid: Option<u32>,
+    /// Restarts since the orchestrator started it (crashes, hangs, restart requests).
+    pub restarts: u32,
+    /// Unset required variables (for `missing_env`).
+    pub missing_env: Vec<String>,
+    /// Why it last failed, with the tail of its stderr; secrets redacted.
+    pub last_error: Option<String>,
+    /// When the current process reached `running`.
+    pub running_since: Option<Instant>,
+    /// Starts that reached `running` so far: lets waiters tell a fresh start from an old one.
+    pub generation: u64,
+    /// Protocol version the child negotiated.
+    pub protocol_version: Option<String>,
+    /// The child's own name and version.
+    pub server_info: Option<String>,
+    /// Its capabilities.
+    pub capabilities: Option<ServerCapabilities>,
+    /// Its tools, in its own names.
+    pub tools: Arc<Vec<Tool>>,
+    /// Its prompts, in its own names.
+    pub prompts: Arc<Vec<Prompt>>,
+    /// Its resources.
+    pub resources: Arc<Vec<Resource>>,
+    /// Its resource templates.
+    pub resource_templates: Arc<Vec<ResourceTemplate>>,
+    /// The connection, while calls may be routed to it.
+    pub peer: Option<Peer<RoleClient>>,
+}
+
+impl ChildStatus {
+    /// The status before the supervisor has done anything.
+    pub fn initial(state: ServerState, missing_env: Vec<String>) -> Self {
+        Self {
+            state,
+            pid: None,
+            restarts: 0,
+            missing_env,
+            last_error: None,
+            running_since: None,
+            generation: 0,
+            protocol_version: None,
+            server_info: None,
+            capabilities: None,
+            tools: Arc::default(),
+            prompts: Arc::default(),
+            resources: Arc::default(),
+            resource_templates: Arc::default(),
+            peer: None,
+        }
+    }
+
+    /// Clears what belongs to a live connection, keeping history (restarts, last error).
+    pub fn disconnected(&mut self, state: ServerState) {
+        self.state = state;
+        self.pid = None;
+        self.running_since = None;
+        self.peer = None;
+        self.tools = Arc::default();
+        self.prompts = Arc::default();
+        self.resources = Arc::default();
+        self.resource_templates = Arc::default();
+    }
+}
+
+impl fmt::Debug for ChildStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildStatus")
+            .field("state", &self.state)
+            .field("pid", &self.pid)
+            .field("restarts", &self.restarts)
+            .field("tools", &self.tools.len())
+            .field("last_error", &self.last_error)
+            .finish_non_exhaustive()
+    }
+}
