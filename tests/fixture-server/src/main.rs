@@ -66,6 +66,7 @@ impl Fixture {
             Tool::new("add_tool", "Adds a tool named `name` and sends tools/list_changed.", obj(json!({"name": {"type": "string"}}))),
             Tool::new("env_names", "Names of the environment variables this process has.", obj(json!({}))),
             Tool::new("stderr", "Writes `text` to stderr.", obj(json!({"text": {"type": "string"}}))),
+            Tool::new("fail", "Returns a tool error (isError) with `message`.", obj(json!({"message": {"type": "string"}}))),
         ];
         if self.opts.long_names {
             tools.push(Tool::new(
@@ -167,6 +168,11 @@ impl ServerHandler for Fixture {
                 names.sort();
                 let mut r = text(names.join(","));
                 r.structured_content = Some(json!({"names": names}));
+                r
+            }
+            "fail" => {
+                let mut r = CallToolResult::error(vec![ContentBlock::text(s("message"))]);
+                r.structured_content = Some(json!({"reason": s("message")}));
                 r
             }
             "stderr" => {

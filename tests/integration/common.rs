@@ -1,0 +1,223 @@
+//! Shared test harness: fixture binaries, temporary configs, and a host that drives
+//! `mcp-orchestrator serve` over real stdio while recording what it is sent.
+
+#![allow(dead_code, reason = "each test file uses a different part of the harness")]
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{Arc, Mutex, OnceLock},
+    time::Duration,
+};
+
+use rmcp::{
+    ClientHandler, RoleClient, ServiceExt,
+    model::{CallToolRequestParams, CallToolResult, ClientConfig, ProgressNotificationParam},
+    service::{NotificationContext, RunningService},
+    transport::async_rw::AsyncRwTransport,
+};
+use serde_json::Value;
+use tokio::{io::AsyncReadExt, process::Child};
+
+/// The orchestrator binary under test.
+pub fn orchestrator_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mcp-orchestrator"))
+}
+
+/// The fixture server, built once per test run (cargo only hands integration tests the binaries
+/// of their own package).
+pub fn fixture_bin() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let target = orchestrator_bin().parent().expect("target dir").to_owned();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--quiet", "-p", "mcp-fixture-server"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build for the fixture");
+        assert!(status.success(), "building mcp-fixture-server failed");
+        let bin = target.join("mcp-fixture-server");
+        assert!(bin.exists(), "{} missing", bin.display());
+        bin
+    })
+    .clone()
+}
+
+/// A config file in a temporary directory that lives as long as this value.
+pub struct TempConfig {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+/// Writes `json` as `mcp_servers.json` in a fresh temporary directory.
+pub fn write_config(json: &Value) -> TempConfig {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("mcp_servers.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(json).unwrap()).unwrap();
+    TempConfig { dir, path }
+}
+
+/// A fixture server entry with these flags.
+pub fn fixture(args: &[&str]) -> Value {
+    serde_json::json!({ "command": fixture_bin(), "args": args })
+}
+
+/// Settings that make supervision tests quick.
+pub fn fast_settings() -> Value {
+    serde_json::json!({
+        "default_timeout": 5, "health_check_interval": 30, "startup_timeout": 10,
+        "max_restarts": 3, "restart_window": 30, "shutdown_grace": 1
+    })
+}
+
+/// What the test host has been sent besides responses.
+#[derive(Default)]
+pub struct Recorded {
+    pub tool_list_changed: usize,
+    pub progress: Vec<ProgressNotificationParam>,
+}
+
+/// A host-side client that records notifications.
+#[derive(Clone, Default)]
+pub struct RecordingClient {
+    pub recorded: Arc<Mutex<Recorded>>,
+    pub changed: Arc<tokio::sync::Notify>,
+}
+
+impl ClientHandler for RecordingClient {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::default().with_protocol_version(rmcp::model::ProtocolVersion::V_2025_11_25)
+    }
+
+    async fn on_tool_list_changed(&self, _cx: NotificationContext<RoleClient>) {
+        self.recorded.lock().unwrap().tool_list_changed += 1;
+        self.changed.notify_waiters();
+    }
+
+    async fn on_progress(&self, p: ProgressNotificationParam, _cx: NotificationContext<RoleClient>) {
+        self.recorded.lock().unwrap().progress.push(p);
+    }
+}
+
+/// `mcp-orchestrator serve` driven by a recording client over its real stdin/stdout.
+pub struct Host {
+    pub client: RunningService<RoleClient, RecordingClient>,
+    pub recorder: RecordingClient,
+    pub process: Child,
+    pub stderr: Arc<Mutex<String>>,
+}
+
+impl Host {
+    /// Starts `serve` on `config` and completes `initialize`.
+    pub async fn start(config: &Path) -> Self {
+        let mut process = tokio::process::Command::new(orchestrator_bin())
+            .args(["--config", config.to_str().unwrap(), "serve"])
+            .env("MCP_ORCHESTRATOR_LOG", "info")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn mcp-orchestrator serve");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err = process.stderr.take().unwrap();
+        let sink = stderr.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let transport = AsyncRwTransport::new_client(
+            process.stdout.take().unwrap(),
+            process.stdin.take().unwrap(),
+        );
+        let recorder = RecordingClient::default();
+        let client = tokio::time::timeout(Duration::from_secs(20), recorder.clone().serve(transport))
+            .await
+            .expect("initialize within 20 s")
+            .expect("initialize");
+        Self { client, recorder, process, stderr }
+    }
+
+    /// Host-visible tool names.
+    pub async fn tool_names(&self) -> Vec<String> {
+        let tools = self.client.list_all_tools().await.expect("tools/list");
+        tools.into_iter().map(|t| t.name.to_string()).collect()
+    }
+
+    /// Calls a tool with JSON arguments.
+    pub async fn call(&self, name: &str, args: Value) -> Result<CallToolResult, rmcp::ServiceError> {
+        let mut params = CallToolRequestParams::new(name.to_owned());
+        if let Value::Object(map) = args {
+            params = params.with_arguments(map);
+        }
+        self.client.call_tool(params).await
+    }
+
+    /// The `orchestrator_status` object.
+    pub async fn status(&self) -> Value {
+        let r = self.call("orchestrator_status", Value::Null).await.expect("status");
+        r.structured_content.expect("status has structuredContent")
+    }
+
+    /// Polls the status until `pred` holds, for at most `limit`.
+    pub async fn wait_status(&self, limit: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let s = self.status().await;
+            if pred(&s) || tokio::time::Instant::now() > deadline {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Number of `tools/list_changed` received so far.
+    pub fn list_changed(&self) -> usize {
+        self.recorder.recorded.lock().unwrap().tool_list_changed
+    }
+
+    /// Everything the orchestrator logged so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Closes stdin (the host going away) and waits for the orchestrator to exit.
+    pub async fn close(mut self) -> std::process::ExitStatus {
+        let _ = self.client.close().await;
+        drop(self.client);
+        tokio::time::timeout(Duration::from_secs(15), self.process.wait())
+            .await
+            .expect("orchestrator exits within 15 s of stdin EOF")
+            .expect("wait")
+    }
+}
+
+/// Whether any live process is in process group `pgid` (Linux /proc).
+pub fn group_alive(pgid: u32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return false };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .any(|stat| {
+            let Some(rest) = stat.rfind(')').map(|i| stat[i + 1..].to_owned()) else {
+                return false;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            f.len() > 2 && f[2] == pgid.to_string() && f[0] != "Z" && f[0] != "X"
+        })
+}
+
+/// The pid of a server in a status object.
+pub fn pid_of(status: &Value, server: &str) -> Option<u32> {
+    status["servers"][server]["pid"].as_u64().map(|p| p as u32)
+}
+
+/// The state of a server in a status object.
+pub fn state_of(status: &Value, server: &str) -> String {
+    status["servers"][server]["state"].as_str().unwrap_or_default().to_owned()
+}

@@ -1,0 +1,9 @@
+//! Process-level and end-to-end tests: `mcp-orchestrator` driven over real stdio, with fixture
+//! children that crash, hang and misbehave, and with real MCP peers.
+
+mod common;
+
+mod aggregation;
+mod cli;
+mod protocol;
+mod supervision;
