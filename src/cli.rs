@@ -53,7 +53,7 @@ impl Command {
     /// warn, so their output stays readable.
     pub fn default_log_level(&self) -> &'static str {
         match self {
-            Command::Serve(_) => "info",
+            Command::Serve(_) => "warn,mcp_orchestrator=info",
             _ => "warn",
         }
     }

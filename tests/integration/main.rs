@@ -5,5 +5,6 @@ mod common;
 
 mod aggregation;
 mod cli;
+mod peers;
 mod protocol;
 mod supervision;
