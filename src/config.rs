@@ -100,13 +100,12 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// Parses and validates config text; `env` supplies variables for expansion and `required_env`.
 pub fn parse(path: &Path, text: &str, env: validate::Lookup<'_>) -> Result<Config, ConfigError> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
-            path: path.to_owned(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
+        path: path.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
     if !value.is_object() {
         return Err(ConfigError::Invalid {
             path: path.to_owned(),

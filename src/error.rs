@@ -47,7 +47,9 @@ pub enum RouteError {
         after: Duration,
     },
     /// The connection to the child broke during the request (it crashed or was restarted).
-    #[error("server `{server}` closed the connection during {method} (it crashed or is restarting); try again")]
+    #[error(
+        "server `{server}` closed the connection during {method} (it crashed or is restarting); try again"
+    )]
     Closed {
         /// The child.
         server: String,
@@ -100,10 +102,9 @@ impl RouteError {
         let message = self.to_string();
         match self {
             Self::Unknown { .. } => ErrorData::invalid_params(message, None),
-            Self::Unavailable { server, state, .. } => ErrorData::internal_error(
-                message,
-                Some(json!({"server": server, "state": state})),
-            ),
+            Self::Unavailable { server, state, .. } => {
+                ErrorData::internal_error(message, Some(json!({"server": server, "state": state})))
+            }
             Self::Timeout { server, after, .. } => ErrorData::new(
                 REQUEST_TIMEOUT,
                 message,
@@ -129,17 +130,35 @@ mod tests {
 
     #[test]
     fn codes() {
-        let unknown = RouteError::Unknown { kind: "tool", name: "x".into() };
+        let unknown = RouteError::Unknown {
+            kind: "tool",
+            name: "x".into(),
+        };
         assert_eq!(unknown.to_error_data().code, ErrorCode::INVALID_PARAMS);
-        let t = RouteError::from_service("s", "tools/call", ServiceError::Timeout { timeout: Duration::from_secs(3) });
+        let t = RouteError::from_service(
+            "s",
+            "tools/call",
+            ServiceError::Timeout {
+                timeout: Duration::from_secs(3),
+            },
+        );
         let e = t.to_error_data();
         assert_eq!(e.code, REQUEST_TIMEOUT);
-        assert!(e.message.contains("server `s`") && e.message.contains("3 s"), "{}", e.message);
-        let c = RouteError::from_service("s", "tools/call", ServiceError::TransportClosed).to_error_data();
+        assert!(
+            e.message.contains("server `s`") && e.message.contains("3 s"),
+            "{}",
+            e.message
+        );
+        let c = RouteError::from_service("s", "tools/call", ServiceError::TransportClosed)
+            .to_error_data();
         assert_eq!(c.code, ErrorCode::INTERNAL_ERROR);
         assert!(c.message.contains("server `s`"));
         let child = ErrorData::invalid_params("bad", None);
-        assert_eq!(RouteError::from_service("s", "tools/call", ServiceError::McpError(child.clone())).to_error_data(), child);
+        assert_eq!(
+            RouteError::from_service("s", "tools/call", ServiceError::McpError(child.clone()))
+                .to_error_data(),
+            child
+        );
     }
 
     #[test]
@@ -151,6 +170,9 @@ mod tests {
             state: ServerState::Failed,
             last_error: Some("exited with code 3".into()),
         };
-        assert_eq!(e.to_string(), "tool `a__b` is unavailable: server `a` is failed (exited with code 3)");
+        assert_eq!(
+            e.to_string(),
+            "tool `a__b` is unavailable: server `a` is failed (exited with code 3)"
+        );
     }
 }

@@ -63,8 +63,7 @@ impl Hub {
         host_token: ProgressToken,
     ) -> ProgressGuard {
         let key = (child, child_token);
-        self.lock_progress()
-            .insert(key.clone(), (host, host_token));
+        self.lock_progress().insert(key.clone(), (host, host_token));
         ProgressGuard {
             hub: self.clone(),
             key,

@@ -1,4 +1,5 @@
 //! MCP Orchestrator: one stdio MCP server in front of many child MCP servers.
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod hub;
@@ -7,9 +8,8 @@ pub mod orchestrator;
 pub mod own_tools;
 pub mod secrets;
 pub mod server;
+pub mod shutdown;
 pub mod status;
 pub mod supervisor;
 pub mod surface;
-pub mod cli;
-pub mod shutdown;
 pub mod telemetry;

@@ -8,7 +8,10 @@ use mcp_orchestrator::cli::{self, Cli};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     mcp_orchestrator::telemetry::init(cli.log_format, cli.command.default_log_level());
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the async runtime: {e}");

@@ -13,7 +13,13 @@ const HASH_SUFFIX_LEN: usize = 9;
 /// Replaces every character outside `[A-Za-z0-9_-]` with `_`.
 pub fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -142,7 +148,12 @@ mod tests {
     #[test]
     fn every_output_is_valid_for_odd_inputs() {
         let mut n = Namer::default();
-        for (s, t) in [("ünï", "cödé"), ("", ""), ("a", &"é".repeat(80)), ("srv", "tool\u{202e}rtl")] {
+        for (s, t) in [
+            ("ünï", "cödé"),
+            ("", ""),
+            ("a", &"é".repeat(80)),
+            ("srv", "tool\u{202e}rtl"),
+        ] {
             let name = n.name(s, t);
             assert!(is_valid(&name), "{name:?}");
         }

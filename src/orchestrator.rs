@@ -61,7 +61,11 @@ impl Orchestrator {
             shutdown,
         });
         orch.refresh_surface();
-        orch.tracker.spawn(surface_task(Arc::downgrade(&orch), orch.hub.clone(), orch.shutdown.clone()));
+        orch.tracker.spawn(surface_task(
+            Arc::downgrade(&orch),
+            orch.hub.clone(),
+            orch.shutdown.clone(),
+        ));
         orch
     }
 
@@ -92,7 +96,11 @@ impl Orchestrator {
 
     /// Rebuilds the surface from the children's statuses now; returns the previous one.
     pub fn refresh_surface(&self) -> Arc<Surface> {
-        let statuses: Vec<_> = self.children.iter().map(|c| (c.id().clone(), c.status())).collect();
+        let statuses: Vec<_> = self
+            .children
+            .iter()
+            .map(|c| (c.id().clone(), c.status()))
+            .collect();
         let surface = Surface::build(statuses.iter().map(|(id, s)| (id, s)), own_tools::NAMES);
         let previous = self.surface.swap(Arc::new(surface));
         // Rebuilds happen on every state change; say each rename or collision once.
@@ -134,7 +142,10 @@ impl Orchestrator {
         self.shutdown.cancel();
         self.tracker.close();
         let bound = self.config.settings.shutdown_grace * 3 + Duration::from_secs(2);
-        if tokio::time::timeout(bound, self.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(bound, self.tracker.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("some tasks did not stop within {} s", bound.as_secs_f64());
         }
     }

@@ -111,8 +111,8 @@ pub fn capabilities(orch: &Orchestrator) -> CapabilitiesReport {
 
 /// The tool definitions.
 pub fn definitions() -> Vec<Tool> {
-    let empty: Map<String, Value> = serde_json::from_value(json!({"type": "object", "properties": {}}))
-        .unwrap_or_default();
+    let empty: Map<String, Value> =
+        serde_json::from_value(json!({"type": "object", "properties": {}})).unwrap_or_default();
     let read_only = || {
         let mut a = ToolAnnotations::default();
         a.read_only_hint = Some(true);
@@ -146,7 +146,11 @@ pub fn call(orch: &Orchestrator, name: &str) -> Option<CallToolResult> {
             let report = capabilities(orch);
             let text = format!(
                 "{} tools from {} servers",
-                report.servers.values().map(|s| s.tools.len()).sum::<usize>(),
+                report
+                    .servers
+                    .values()
+                    .map(|s| s.tools.len())
+                    .sum::<usize>(),
                 report.servers.len()
             );
             (text, serde_json::to_value(&report))

@@ -1,7 +1,10 @@
 //! The orchestrator as an MCP server toward the host: lists come from the merged surface, requests
 //! go to the owning child.
 
-#![expect(deprecated, reason = "logging, roots and resources/subscribe are deprecated by SEP-2577/2026-07-28 but legacy hosts use them")]
+#![expect(
+    deprecated,
+    reason = "logging, roots and resources/subscribe are deprecated by SEP-2577/2026-07-28 but legacy hosts use them"
+)]
 
 mod forward;
 
@@ -13,9 +16,9 @@ use rmcp::{
         CallToolRequestParams, CallToolResponse, ClientRequest, CompleteRequestParams,
         CompleteResult, DiscoverRequestMethod, DiscoverResult, GetPromptRequestParams,
         GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
-        ListResourcesResult, ListToolsResult, PaginatedRequestParams, Reference,
-        ReadResourceRequestParams, ReadResourceResponse, Request, ServerCapabilities, ServerConfig,
-        ServerResult, SetLevelRequestParams, SubscribeRequestParams, UnsubscribeRequestParams,
+        ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+        ReadResourceResponse, Reference, Request, ServerCapabilities, ServerConfig, ServerResult,
+        SetLevelRequestParams, SubscribeRequestParams, UnsubscribeRequestParams,
     },
     service::{NotificationContext, RequestContext},
 };
@@ -77,7 +80,10 @@ impl ServerHandler for OrchestratorServer {
                 .enable_tool_list_changed()
                 .build(),
         )
-        .with_server_info(Implementation::new("mcp-orchestrator", env!("CARGO_PKG_VERSION")))
+        .with_server_info(Implementation::new(
+            "mcp-orchestrator",
+            env!("CARGO_PKG_VERSION"),
+        ))
         .with_instructions(
             "Tools of several MCP servers, each named <server>__<tool>. \
              orchestrator_status shows which servers are up and why others are not.",
@@ -125,7 +131,12 @@ impl ServerHandler for OrchestratorServer {
         if let Some(result) = own_tools::call(&self.orch, &req.name) {
             return Ok(result.into());
         }
-        let route = self.orch.surface().tool_routes.get(req.name.as_ref()).cloned();
+        let route = self
+            .orch
+            .surface()
+            .tool_routes
+            .get(req.name.as_ref())
+            .cloned();
         let Some(route) = route else {
             return Err(self.unroutable("tool", &req.name).into());
         };
@@ -152,7 +163,9 @@ impl ServerHandler for OrchestratorServer {
         _req: Option<PaginatedRequestParams>,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        Ok(ListPromptsResult::with_all_items(self.orch.surface().prompts.clone()))
+        Ok(ListPromptsResult::with_all_items(
+            self.orch.surface().prompts.clone(),
+        ))
     }
 
     async fn get_prompt(
@@ -184,7 +197,9 @@ impl ServerHandler for OrchestratorServer {
         _req: Option<PaginatedRequestParams>,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        Ok(ListResourcesResult::with_all_items(self.orch.surface().resources.clone()))
+        Ok(ListResourcesResult::with_all_items(
+            self.orch.surface().resources.clone(),
+        ))
     }
 
     async fn list_resource_templates(
@@ -230,7 +245,11 @@ impl ServerHandler for OrchestratorServer {
         cx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         let Some(owner) = self.orch.surface().resource_owner(&req.uri).cloned() else {
-            return Err(RouteError::Unknown { kind: "resource", name: req.uri }.into());
+            return Err(RouteError::Unknown {
+                kind: "resource",
+                name: req.uri,
+            }
+            .into());
         };
         forward::request(
             &self.orch,
@@ -249,7 +268,11 @@ impl ServerHandler for OrchestratorServer {
         cx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         let Some(owner) = self.orch.surface().resource_owner(&req.uri).cloned() else {
-            return Err(RouteError::Unknown { kind: "resource", name: req.uri }.into());
+            return Err(RouteError::Unknown {
+                kind: "resource",
+                name: req.uri,
+            }
+            .into());
         };
         forward::request(
             &self.orch,
@@ -293,7 +316,12 @@ impl ServerHandler for OrchestratorServer {
                     .into());
                 }
             },
-            _ => return Err(McpError::invalid_params("unsupported completion reference", None)),
+            _ => {
+                return Err(McpError::invalid_params(
+                    "unsupported completion reference",
+                    None,
+                ));
+            }
         };
         let result = forward::request(
             &self.orch,
@@ -319,10 +347,10 @@ impl ServerHandler for OrchestratorServer {
                 .status()
                 .capabilities
                 .is_some_and(|caps| caps.logging.is_some());
-            if let (true, Some(peer)) = (declares_logging, c.peer()) {
-                if let Err(e) = peer.set_level(req.clone()).await {
-                    tracing::debug!(server = %c.id(), error = %e, "logging/setLevel not forwarded");
-                }
+            if let (true, Some(peer)) = (declares_logging, c.peer())
+                && let Err(e) = peer.set_level(req.clone()).await
+            {
+                tracing::debug!(server = %c.id(), error = %e, "logging/setLevel not forwarded");
             }
         }
         Ok(())

@@ -78,14 +78,23 @@ impl StatusReport {
     /// Human-readable rendering for the terminal.
     pub fn to_text(&self) -> String {
         let mut out = format!("config: {}\n", self.config);
-        let width = self.servers.keys().map(String::len).max().unwrap_or(6).max(6);
+        let width = self
+            .servers
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(6)
+            .max(6);
         out.push_str(&format!(
             "{:width$}  {:11}  {:>7}  {:>8}  {:>5}  {:>8}\n",
             "SERVER", "STATE", "PID", "RESTARTS", "TOOLS", "UPTIME"
         ));
         for (id, s) in &self.servers {
             let pid = s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
-            let up = s.uptime_s.map(|u| format!("{u:.1}s")).unwrap_or_else(|| "-".into());
+            let up = s
+                .uptime_s
+                .map(|u| format!("{u:.1}s"))
+                .unwrap_or_else(|| "-".into());
             out.push_str(&format!(
                 "{id:width$}  {:11}  {pid:>7}  {:>8}  {:>5}  {up:>8}\n",
                 s.state.as_str(),
@@ -93,7 +102,11 @@ impl StatusReport {
                 s.tools.len()
             ));
             if !s.missing_env.is_empty() {
-                out.push_str(&format!("{:width$}  missing env: {}\n", "", s.missing_env.join(", ")));
+                out.push_str(&format!(
+                    "{:width$}  missing env: {}\n",
+                    "",
+                    s.missing_env.join(", ")
+                ));
             }
             if let Some(e) = &s.last_error {
                 let first = e.lines().next().unwrap_or_default();

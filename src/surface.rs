@@ -83,10 +83,13 @@ impl Surface {
                 t.name = name.clone().into();
                 t.description = t.description.map(|d| clean_text(&d).into());
                 s.tools.push(t);
-                s.tool_routes.insert(name, Route {
-                    server: id.clone(),
-                    name: tool.name.to_string(),
-                });
+                s.tool_routes.insert(
+                    name,
+                    Route {
+                        server: id.clone(),
+                        name: tool.name.to_string(),
+                    },
+                );
             }
             for prompt in status.prompts.iter() {
                 let name = prompt_namer.name(id, &prompt.name);
@@ -94,10 +97,13 @@ impl Surface {
                 p.name = name.clone();
                 p.description = p.description.map(|d| clean_text(&d));
                 s.prompts.push(p);
-                s.prompt_routes.insert(name, Route {
-                    server: id.clone(),
-                    name: prompt.name.clone(),
-                });
+                s.prompt_routes.insert(
+                    name,
+                    Route {
+                        server: id.clone(),
+                        name: prompt.name.clone(),
+                    },
+                );
             }
             for r in status.resources.iter() {
                 match s.resource_owners.get(&r.uri) {
@@ -112,7 +118,12 @@ impl Surface {
                 }
             }
             for t in status.resource_templates.iter() {
-                let prefix = t.uri_template.split('{').next().unwrap_or_default().to_owned();
+                let prefix = t
+                    .uri_template
+                    .split('{')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
                 s.template_owners.push((prefix, id.clone()));
                 s.templates.push(t.clone());
             }
@@ -141,6 +152,13 @@ impl Surface {
     }
 }
 
+/// Control characters other than newline and tab, and the bidi embedding/override/isolate marks.
+fn is_hidden_char(c: char) -> bool {
+    let bidi =
+        matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
+    bidi || (c.is_control() && c != '\n' && c != '\t')
+}
+
 fn hash_json(v: &impl serde::Serialize) -> u64 {
     let mut h = DefaultHasher::new();
     serde_json::to_string(v).unwrap_or_default().hash(&mut h);
@@ -150,13 +168,7 @@ fn hash_json(v: &impl serde::Serialize) -> u64 {
 /// Strips control characters (ANSI escapes, bidi overrides) that could hide instructions from a
 /// person reading a tool description, and caps its length.
 pub fn clean_text(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .filter(|&c| {
-            !(c.is_control() && c != '\n' && c != '\t')
-                && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
-        })
-        .collect();
+    let mut out: String = s.chars().filter(|&c| !is_hidden_char(c)).collect();
     if out.len() > MAX_DESCRIPTION {
         let mut cut = MAX_DESCRIPTION;
         while !out.is_char_boundary(cut) {
@@ -174,7 +186,11 @@ mod tests {
     use crate::supervisor::ServerState;
 
     fn tool(name: &str) -> Tool {
-        Tool::new(name.to_owned(), format!("does {name}"), Arc::new(serde_json::Map::new()))
+        Tool::new(
+            name.to_owned(),
+            format!("does {name}"),
+            Arc::new(serde_json::Map::new()),
+        )
     }
 
     fn status(state: ServerState, tools: &[&str]) -> ChildStatus {
@@ -191,7 +207,13 @@ mod tests {
         let s = Surface::build([(&a, &sa), (&b, &sb)], &[]);
         let names: Vec<_> = s.tools.iter().map(|t| t.name.to_string()).collect();
         assert_eq!(names, ["a__echo", "a__sum", "b__echo"]);
-        assert_eq!(s.tool_routes["b__echo"], Route { server: b.clone(), name: "echo".into() });
+        assert_eq!(
+            s.tool_routes["b__echo"],
+            Route {
+                server: b.clone(),
+                name: "echo".into()
+            }
+        );
     }
 
     #[test]

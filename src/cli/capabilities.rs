@@ -33,7 +33,13 @@ fn to_text(r: &CapabilitiesReport) -> String {
     for (id, server) in &r.servers {
         let _ = writeln!(s, "\n{id} ({}): {} tools", server.state, server.tools.len());
         for t in &server.tools {
-            let desc = t.description.as_deref().unwrap_or("").lines().next().unwrap_or("");
+            let desc = t
+                .description
+                .as_deref()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("");
             let _ = writeln!(s, "  {:40} {desc}", t.name);
         }
         if !server.prompts.is_empty() {

@@ -40,7 +40,11 @@ pub fn execute(path: &Path) -> anyhow::Result<ExitCode> {
     } else {
         Err(Failure {
             code: 2,
-            message: format!("{} problem(s):\n  {}", problems.len(), problems.join("\n  ")),
+            message: format!(
+                "{} problem(s):\n  {}",
+                problems.len(),
+                problems.join("\n  ")
+            ),
         }
         .into())
     }

@@ -40,9 +40,18 @@ fn both_formats_together() {
     let ids: Vec<_> = c.servers.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["openai", "groq", "everything"]);
     let openai = c.server("openai").unwrap();
-    assert_eq!(openai.env["OPENAI_BASE_URL"].expose(), "https://api.openai.com/v1");
-    assert!(!openai.env.contains_key("PASS"), "pass-through of an unset var is dropped");
-    assert_eq!(openai.required_values["OPENAI_API_KEY"].expose(), "sk-test-secret-value");
+    assert_eq!(
+        openai.env["OPENAI_BASE_URL"].expose(),
+        "https://api.openai.com/v1"
+    );
+    assert!(
+        !openai.env.contains_key("PASS"),
+        "pass-through of an unset var is dropped"
+    );
+    assert_eq!(
+        openai.required_values["OPENAI_API_KEY"].expose(),
+        "sk-test-secret-value"
+    );
     assert!(openai.missing_env.is_empty());
     assert_eq!(c.server("groq").unwrap().missing_env, ["GROQ_API_KEY"]);
     assert_eq!(c.server("everything").unwrap().section, "mcpServers");
@@ -64,7 +73,11 @@ fn default_routing_is_config_order_and_explicit_wins() {
 fn seed_port_is_a_warning() {
     let c = parse_str(BOTH_FORMATS).unwrap();
     assert_eq!(c.warnings.len(), 1);
-    assert!(c.warnings[0].contains("servers.groq.port"), "{:?}", c.warnings);
+    assert!(
+        c.warnings[0].contains("servers.groq.port"),
+        "{:?}",
+        c.warnings
+    );
 }
 
 #[test]
@@ -80,7 +93,10 @@ fn unknown_top_level_and_settings_keys() {
     let e = err(r#"{"sevrers": {}}"#);
     assert!(e.contains("sevrers") && e.contains("top level"), "{e}");
     let e = err(r#"{"orchestrator": {"default_timout": 3}}"#);
-    assert!(e.contains("orchestrator") && e.contains("default_timout"), "{e}");
+    assert!(
+        e.contains("orchestrator") && e.contains("default_timout"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -98,7 +114,10 @@ fn missing_command_and_bad_values() {
     let e = err(r#"{"servers": {"a": {"command": "x", "args": [1]}}}"#);
     assert!(e.contains("servers.a"), "{e}");
     let e = err(r#"{"servers": {"a": {"command": "x", "env": {"A": "${BAD REF}"}}}}"#);
-    assert!(e.contains("servers.a.env.A") && e.contains("malformed"), "{e}");
+    assert!(
+        e.contains("servers.a.env.A") && e.contains("malformed"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -132,7 +151,13 @@ fn secrets_never_show_in_debug() {
     let c = parse_str(BOTH_FORMATS).unwrap();
     let dump = format!("{c:?}");
     assert!(!dump.contains("sk-test-secret-value"), "{dump}");
-    assert_eq!(c.server("openai").unwrap().redactor().redact("k=sk-test-secret-value"), "k=***");
+    assert_eq!(
+        c.server("openai")
+            .unwrap()
+            .redactor()
+            .redact("k=sk-test-secret-value"),
+        "k=***"
+    );
 }
 
 #[test]
@@ -150,5 +175,9 @@ fn shipped_configs_are_valid() {
             seen += 1;
         }
     }
-    assert!(seen >= 2, "expected the default config and an example in {}", dir.display());
+    assert!(
+        seen >= 2,
+        "expected the default config and an example in {}",
+        dir.display()
+    );
 }

@@ -9,7 +9,7 @@ use super::{
     ConfigError,
     expand::{Expanded, expand},
     raw::{RawFile, RawServer, RawSettings},
-    types::{Config, Settings, UNIFIED_TOOLS, ServerSpec},
+    types::{Config, ServerSpec, Settings, UNIFIED_TOOLS},
 };
 use crate::secrets::{Secret, is_secret_name};
 
@@ -122,7 +122,12 @@ impl Validator<'_> {
         let command_raw = raw
             .command
             .filter(|c| !c.trim().is_empty())
-            .ok_or_else(|| self.invalid(&format!("{at}.command"), "missing: every server needs a `command` to launch"))?;
+            .ok_or_else(|| {
+                self.invalid(
+                    &format!("{at}.command"),
+                    "missing: every server needs a `command` to launch",
+                )
+            })?;
         let command = self.expand(&format!("{at}.command"), &command_raw)?;
         missing.extend(command.missing);
         let mut args = Vec::with_capacity(raw.args.len());
@@ -143,7 +148,10 @@ impl Validator<'_> {
         let mut env = BTreeMap::new();
         for (k, v) in &raw.env {
             if !is_env_name(k) {
-                return Err(self.invalid(&format!("{at}.env"), format!("`{k}` is not a valid environment variable name")));
+                return Err(self.invalid(
+                    &format!("{at}.env"),
+                    format!("`{k}` is not a valid environment variable name"),
+                ));
             }
             let e = self.expand(&format!("{at}.env.{k}"), v)?;
             // A pass-through such as `"X": "${X}"` with X unset means "do not set X", not
@@ -212,7 +220,10 @@ impl Validator<'_> {
         if s.is_finite() && s > 0.0 && s <= 86_400.0 {
             Ok(Duration::from_secs_f64(s))
         } else {
-            Err(self.invalid(at, format!("{s} is not a duration: use seconds, more than 0 and at most 86400")))
+            Err(self.invalid(
+                at,
+                format!("{s} is not a duration: use seconds, more than 0 and at most 86400"),
+            ))
         }
     }
 
@@ -227,13 +238,18 @@ impl Validator<'_> {
             None => Ok(default),
         };
         let count = |key: &str, v: Option<u32>, default: u32, min: u32| match v {
-            Some(v) if v < min => Err(self.invalid(&format!("orchestrator.{key}"), format!("must be at least {min}"))),
+            Some(v) if v < min => Err(self.invalid(
+                &format!("orchestrator.{key}"),
+                format!("must be at least {min}"),
+            )),
             Some(v) => Ok(v),
             None => Ok(default),
         };
         let max_message_bytes = match raw.max_message_bytes {
             Some(b) if b < 64 * 1024 => {
-                return Err(self.invalid("orchestrator.max_message_bytes", "must be at least 65536"));
+                return Err(
+                    self.invalid("orchestrator.max_message_bytes", "must be at least 65536")
+                );
             }
             Some(b) => usize::try_from(b).unwrap_or(usize::MAX),
             None => d.max_message_bytes,
@@ -241,9 +257,22 @@ impl Validator<'_> {
         Ok(Settings {
             default_timeout: secs("default_timeout", raw.default_timeout, d.default_timeout)?,
             retry_attempts: count("retry_attempts", raw.retry_attempts, d.retry_attempts, 1)?,
-            health_check_interval: secs("health_check_interval", raw.health_check_interval, d.health_check_interval)?,
-            health_check_timeout: secs("health_check_timeout", raw.health_check_timeout, d.health_check_timeout)?,
-            health_check_failures: count("health_check_failures", raw.health_check_failures, d.health_check_failures, 1)?,
+            health_check_interval: secs(
+                "health_check_interval",
+                raw.health_check_interval,
+                d.health_check_interval,
+            )?,
+            health_check_timeout: secs(
+                "health_check_timeout",
+                raw.health_check_timeout,
+                d.health_check_timeout,
+            )?,
+            health_check_failures: count(
+                "health_check_failures",
+                raw.health_check_failures,
+                d.health_check_failures,
+                1,
+            )?,
             startup_timeout: secs("startup_timeout", raw.startup_timeout, d.startup_timeout)?,
             max_restarts: count("max_restarts", raw.max_restarts, d.max_restarts, 0)?,
             restart_window: secs("restart_window", raw.restart_window, d.restart_window)?,
@@ -263,13 +292,18 @@ impl Validator<'_> {
             if !UNIFIED_TOOLS.contains(&tool.as_str()) {
                 return Err(self.invalid(
                     &at,
-                    format!("unknown unified tool `{tool}`; expected one of {}", UNIFIED_TOOLS.join(", ")),
+                    format!(
+                        "unknown unified tool `{tool}`; expected one of {}",
+                        UNIFIED_TOOLS.join(", ")
+                    ),
                 ));
             }
             let chain: Vec<String> = self.parse(&at, chain)?;
             for id in &chain {
                 if !servers.iter().any(|s| &s.id == id) {
-                    return Err(self.invalid(&at, format!("`{id}` is not a server defined in this file")));
+                    return Err(
+                        self.invalid(&at, format!("`{id}` is not a server defined in this file"))
+                    );
                 }
             }
             routing.insert(tool, chain);

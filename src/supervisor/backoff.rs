@@ -130,7 +130,10 @@ mod tests {
         assert!(w.record(t0));
         assert!(w.record(t0 + Duration::from_secs(1)));
         assert!(w.record(t0 + Duration::from_secs(2)));
-        assert!(!w.record(t0 + Duration::from_secs(3)), "fourth crash within a minute");
+        assert!(
+            !w.record(t0 + Duration::from_secs(3)),
+            "fourth crash within a minute"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -139,7 +142,10 @@ mod tests {
         let t0 = Instant::now();
         assert!(w.record(t0));
         assert!(w.record(t0 + Duration::from_secs(1)));
-        assert!(w.record(t0 + Duration::from_secs(12)), "the first two have expired");
+        assert!(
+            w.record(t0 + Duration::from_secs(12)),
+            "the first two have expired"
+        );
         assert_eq!(w.recent(), 1);
         w.reset();
         assert_eq!(w.recent(), 0);

@@ -1,7 +1,10 @@
 //! The orchestrator as an MCP client of one child: what it declares, and where the child's
 //! notifications and requests go.
 
-#![expect(deprecated, reason = "sampling, roots and logging are deprecated by SEP-2577 but still used by legacy hosts")]
+#![expect(
+    deprecated,
+    reason = "sampling, roots and logging are deprecated by SEP-2577 but still used by legacy hosts"
+)]
 
 use std::sync::Arc;
 
@@ -77,7 +80,11 @@ impl ClientHandler for ChildClient {
         .with_protocol_version(ProtocolVersion::V_2025_11_25)
     }
 
-    async fn on_progress(&self, p: ProgressNotificationParam, _cx: NotificationContext<RoleClient>) {
+    async fn on_progress(
+        &self,
+        p: ProgressNotificationParam,
+        _cx: NotificationContext<RoleClient>,
+    ) {
         self.hub.forward_progress(&self.server, p).await;
     }
 
@@ -151,7 +158,10 @@ impl ClientHandler for ChildClient {
             .map_err(host_error)
     }
 
-    async fn list_roots(&self, _cx: RequestContext<RoleClient>) -> Result<ListRootsResult, McpError> {
+    async fn list_roots(
+        &self,
+        _cx: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, McpError> {
         self.host_or_error()?.list_roots().await.map_err(host_error)
     }
 }

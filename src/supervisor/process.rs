@@ -109,7 +109,10 @@ pub fn spawn(spec: &ServerSpec) -> std::io::Result<Launched> {
 }
 
 #[cfg(target_os = "linux")]
-#[expect(unsafe_code, reason = "pre_exec is the only way to set PR_SET_PDEATHSIG in the child")]
+#[expect(
+    unsafe_code,
+    reason = "pre_exec is the only way to set PR_SET_PDEATHSIG in the child"
+)]
 fn die_with_parent(cmd: &mut Command) {
     // SAFETY: the closure runs between fork and exec and only calls prctl(2), which is
     // async-signal-safe; it allocates nothing and touches no locks.
@@ -178,7 +181,12 @@ pub fn group_alive(pgid: u32) -> bool {
             return false;
         };
         dir.filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            })
             .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
             .any(|stat| stat_in_group_and_alive(&stat, pgid))
     }

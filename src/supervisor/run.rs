@@ -12,9 +12,7 @@
 use std::{sync::Arc, time::Duration};
 
 use rmcp::{
-    RoleClient, ServiceExt,
-    model::ServerCapabilities,
-    service::RunningService,
+    RoleClient, ServiceExt, model::ServerCapabilities, service::RunningService,
     transport::async_rw::AsyncRwTransport,
 };
 use tokio::{
@@ -91,7 +89,10 @@ pub(super) struct Supervisor {
 }
 
 impl Supervisor {
-    #[expect(clippy::too_many_arguments, reason = "one-off constructor of the task's state")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one-off constructor of the task's state"
+    )]
     pub(super) fn new(
         id: Arc<str>,
         spec: Arc<ServerSpec>,
@@ -279,11 +280,19 @@ impl Supervisor {
             None => self.tracker.spawn(async {}),
         };
         let (Some(stdout), Some(stdin)) = (child.stdout.take(), child.stdin.take()) else {
-            let mut spawned = Spawned { child, pgid, stderr_task };
+            let mut spawned = Spawned {
+                child,
+                pgid,
+                stderr_task,
+            };
             self.kill(&mut spawned).await;
             return Err(StartError::Failed("child has no stdio pipes".into()));
         };
-        let mut spawned = Spawned { child, pgid, stderr_task };
+        let mut spawned = Spawned {
+            child,
+            pgid,
+            stderr_task,
+        };
 
         let (events_tx, events) = mpsc::unbounded_channel();
         let handler = ChildClient::new(self.id.clone(), self.hub.clone(), events_tx);
@@ -433,7 +442,9 @@ impl Supervisor {
         health_stop.cancel();
         // Closing drops the transport, closing the child's stdin: the polite way to stop it.
         // In-flight requests fail with "transport closed" at this point, never hang.
-        let _ = running.close_with_timeout(self.settings.shutdown_grace).await;
+        let _ = running
+            .close_with_timeout(self.settings.shutdown_grace)
+            .await;
         drop(running);
         let mut spawned = Spawned {
             child,
@@ -465,7 +476,9 @@ enum Wake {
 fn exit_message(status: Option<std::process::ExitStatus>, when: &str) -> String {
     use std::os::unix::process::ExitStatusExt;
     match status {
-        Some(s) if s.code().is_some() => format!("exited {when} with code {}", s.code().unwrap_or_default()),
+        Some(s) if s.code().is_some() => {
+            format!("exited {when} with code {}", s.code().unwrap_or_default())
+        }
         Some(s) => match s.signal() {
             Some(sig) => format!("killed {when} by signal {sig}"),
             None => format!("exited {when}"),
@@ -502,18 +515,27 @@ async fn list_everything(
         .unwrap_or_default();
     let work = async {
         let tools = if caps.tools.is_some() {
-            running.list_all_tools().await.map_err(|e| format!("tools/list: {e}"))?
+            running
+                .list_all_tools()
+                .await
+                .map_err(|e| format!("tools/list: {e}"))?
         } else {
             Vec::new()
         };
         let prompts = if caps.prompts.is_some() {
-            running.list_all_prompts().await.map_err(|e| format!("prompts/list: {e}"))?
+            running
+                .list_all_prompts()
+                .await
+                .map_err(|e| format!("prompts/list: {e}"))?
         } else {
             Vec::new()
         };
         let (resources, templates) = if caps.resources.is_some() {
             (
-                running.list_all_resources().await.map_err(|e| format!("resources/list: {e}"))?,
+                running
+                    .list_all_resources()
+                    .await
+                    .map_err(|e| format!("resources/list: {e}"))?,
                 running
                     .list_all_resource_templates()
                     .await

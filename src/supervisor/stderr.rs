@@ -45,7 +45,12 @@ impl StderrTail {
     pub fn last_lines(&self, n: usize) -> String {
         let t = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let skip = t.lines.len().saturating_sub(n);
-        t.lines.iter().skip(skip).cloned().collect::<Vec<_>>().join("\n")
+        t.lines
+            .iter()
+            .skip(skip)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// Everything kept, for `status`.
@@ -113,7 +118,9 @@ async fn read_line_capped<R: AsyncBufReadExt + Unpin>(
 
 /// Terminal escapes in a child's output would reach the user's terminal through our log.
 fn strip_controls(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control() || *c == '\t').collect()
+    s.chars()
+        .filter(|c| !c.is_control() || *c == '\t')
+        .collect()
 }
 
 #[cfg(test)]

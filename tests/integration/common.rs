@@ -1,7 +1,10 @@
 //! Shared test harness: fixture binaries, temporary configs, and a host that drives
 //! `mcp-orchestrator serve` over real stdio while recording what it is sent.
 
-#![allow(dead_code, reason = "each test file uses a different part of the harness")]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the harness"
+)]
 
 use std::{
     path::{Path, PathBuf},
@@ -95,7 +98,11 @@ impl ClientHandler for RecordingClient {
         self.changed.notify_waiters();
     }
 
-    async fn on_progress(&self, p: ProgressNotificationParam, _cx: NotificationContext<RoleClient>) {
+    async fn on_progress(
+        &self,
+        p: ProgressNotificationParam,
+        _cx: NotificationContext<RoleClient>,
+    ) {
         self.recorded.lock().unwrap().progress.push(p);
     }
 }
@@ -129,7 +136,9 @@ impl Host {
                 if n == 0 {
                     break;
                 }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         let transport = AsyncRwTransport::new_client(
@@ -137,11 +146,17 @@ impl Host {
             process.stdin.take().unwrap(),
         );
         let recorder = RecordingClient::default();
-        let client = tokio::time::timeout(Duration::from_secs(20), recorder.clone().serve(transport))
-            .await
-            .expect("initialize within 20 s")
-            .expect("initialize");
-        Self { client, recorder, process, stderr }
+        let client =
+            tokio::time::timeout(Duration::from_secs(20), recorder.clone().serve(transport))
+                .await
+                .expect("initialize within 20 s")
+                .expect("initialize");
+        Self {
+            client,
+            recorder,
+            process,
+            stderr,
+        }
     }
 
     /// Host-visible tool names.
@@ -151,7 +166,11 @@ impl Host {
     }
 
     /// Calls a tool with JSON arguments.
-    pub async fn call(&self, name: &str, args: Value) -> Result<CallToolResult, rmcp::ServiceError> {
+    pub async fn call(
+        &self,
+        name: &str,
+        args: Value,
+    ) -> Result<CallToolResult, rmcp::ServiceError> {
         let mut params = CallToolRequestParams::new(name.to_owned());
         if let Value::Object(map) = args {
             params = params.with_arguments(map);
@@ -161,7 +180,10 @@ impl Host {
 
     /// The `orchestrator_status` object.
     pub async fn status(&self) -> Value {
-        let r = self.call("orchestrator_status", Value::Null).await.expect("status");
+        let r = self
+            .call("orchestrator_status", Value::Null)
+            .await
+            .expect("status");
         r.structured_content.expect("status has structuredContent")
     }
 
@@ -200,7 +222,9 @@ impl Host {
 
 /// Whether any live process is in process group `pgid` (Linux /proc).
 pub fn group_alive(pgid: u32) -> bool {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return false };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
     dir.filter_map(Result::ok)
         .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
         .any(|stat| {
@@ -219,5 +243,8 @@ pub fn pid_of(status: &Value, server: &str) -> Option<u32> {
 
 /// The state of a server in a status object.
 pub fn state_of(status: &Value, server: &str) -> String {
-    status["servers"][server]["state"].as_str().unwrap_or_default().to_owned()
+    status["servers"][server]["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -46,7 +46,9 @@ fn peer_config(time: &PathBuf, everything: &PathBuf) -> TempConfig {
 
 #[test]
 fn python_sdk_drives_the_orchestrator_over_real_children() {
-    let Some((python, time, everything)) = peers() else { return };
+    let Some((python, time, everything)) = peers() else {
+        return;
+    };
     let cfg = peer_config(&time, &everything);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/python_host.py");
     let out = Command::new(python)
@@ -57,7 +59,10 @@ fn python_sdk_drives_the_orchestrator_over_real_children() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "python host failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "python host failed:\n{stdout}\n{stderr}"
+    );
     let v: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(v["status"]["servers"]["everything"]["state"], "running");
     assert_eq!(v["status"]["servers"]["time"]["state"], "running");
@@ -68,7 +73,9 @@ fn python_sdk_drives_the_orchestrator_over_real_children() {
 
 #[tokio::test]
 async fn everything_server_through_the_rust_host_and_clean_exit() {
-    let Some((_, time, everything)) = peers() else { return };
+    let Some((_, time, everything)) = peers() else {
+        return;
+    };
     let cfg = peer_config(&time, &everything);
     let host = Host::start(&cfg.path).await;
     let s = host
@@ -77,8 +84,14 @@ async fn everything_server_through_the_rust_host_and_clean_exit() {
         })
         .await;
     assert_eq!(state_of(&s, "everything"), "running", "{s}");
-    let pids = [pid_of(&s, "everything").unwrap(), pid_of(&s, "time").unwrap()];
-    let r = host.call("everything__get-sum", json!({"a": 2, "b": 3})).await.unwrap();
+    let pids = [
+        pid_of(&s, "everything").unwrap(),
+        pid_of(&s, "time").unwrap(),
+    ];
+    let r = host
+        .call("everything__get-sum", json!({"a": 2, "b": 3}))
+        .await
+        .unwrap();
     assert!(r.content[0].as_text().unwrap().text.contains('5'));
     host.close().await;
     for p in pids {

@@ -25,11 +25,18 @@ impl Raw {
             .unwrap();
         let stdin = child.stdin.take().unwrap();
         let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Self { child, stdin, lines }
+        Self {
+            child,
+            stdin,
+            lines,
+        }
     }
 
     async fn send(&mut self, v: Value) {
-        self.stdin.write_all(format!("{v}\n").as_bytes()).await.unwrap();
+        self.stdin
+            .write_all(format!("{v}\n").as_bytes())
+            .await
+            .unwrap();
         self.stdin.flush().await.unwrap();
     }
 
@@ -40,7 +47,8 @@ impl Raw {
             .expect("an answer within 5 s")
             .unwrap()
             .expect("stdout open");
-        let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("non-JSON on stdout: {line:?}: {e}"));
+        let v: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("non-JSON on stdout: {line:?}: {e}"));
         assert_eq!(v["jsonrpc"], "2.0", "{v}");
         v
     }
@@ -59,7 +67,8 @@ impl Raw {
 
 #[tokio::test]
 async fn discover_probe_and_unknown_methods_get_method_not_found() {
-    let cfg = write_config(&json!({"servers": {"fx": fixture(&[])}, "orchestrator": fast_settings()}));
+    let cfg =
+        write_config(&json!({"servers": {"fx": fixture(&[])}, "orchestrator": fast_settings()}));
     let mut raw = Raw::start(&cfg.path).await;
     // What the Python SDK and Inspector send first (string id, modern _meta).
     raw.send(json!({"jsonrpc": "2.0", "id": "server-discover-probe-1", "method": "server/discover", "params": {"_meta": {
@@ -74,10 +83,16 @@ async fn discover_probe_and_unknown_methods_get_method_not_found() {
     let r = raw.response(&json!(1)).await;
     assert_eq!(r["result"]["protocolVersion"], "2025-11-25", "{r}");
     assert_eq!(r["result"]["serverInfo"]["name"], "mcp-orchestrator");
-    assert!(r["result"]["capabilities"]["tools"]["listChanged"].as_bool().unwrap());
-    raw.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    assert!(
+        r["result"]["capabilities"]["tools"]["listChanged"]
+            .as_bool()
+            .unwrap()
+    );
+    raw.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await;
 
-    raw.send(json!({"jsonrpc": "2.0", "id": "x-7", "method": "no/such/method", "params": {}})).await;
+    raw.send(json!({"jsonrpc": "2.0", "id": "x-7", "method": "no/such/method", "params": {}}))
+        .await;
     let r = raw.response(&json!("x-7")).await;
     assert_eq!(r["error"]["code"], -32601, "{r}");
 
@@ -85,12 +100,16 @@ async fn discover_probe_and_unknown_methods_get_method_not_found() {
     let r = raw.response(&json!(2)).await;
     assert_eq!(r["error"]["code"], -32602, "{r}");
 
-    raw.send(json!({"jsonrpc": "2.0", "id": 3, "method": "ping"})).await;
+    raw.send(json!({"jsonrpc": "2.0", "id": 3, "method": "ping"}))
+        .await;
     let r = raw.response(&json!(3)).await;
     assert_eq!(r["result"], json!({}), "{r}");
 
     drop(raw.stdin);
-    let status = tokio::time::timeout(Duration::from_secs(10), raw.child.wait()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), raw.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success());
 }
 

@@ -24,9 +24,7 @@ use std::{
 };
 
 use rmcp::{
-    ErrorData as McpError, RoleServer, ServerHandler, ServiceExt,
-    model::*,
-    service::RequestContext,
+    ErrorData as McpError, RoleServer, ServerHandler, ServiceExt, model::*, service::RequestContext,
 };
 use serde_json::{Value, json};
 
@@ -57,16 +55,48 @@ impl Fixture {
     fn tools(&self) -> Vec<Tool> {
         let obj = |props: Value| schema(json!({"type": "object", "properties": props}));
         let mut tools = vec![
-            Tool::new("echo", "Echoes `message`.", obj(json!({"message": {"type": "string"}}))),
-            Tool::new("add", "Adds a and b.", obj(json!({"a": {"type": "number"}, "b": {"type": "number"}}))),
-            Tool::new("slow", "Sleeps `ms` milliseconds in `steps` steps, reporting progress.", obj(json!({"ms": {"type": "integer"}, "steps": {"type": "integer"}}))),
+            Tool::new(
+                "echo",
+                "Echoes `message`.",
+                obj(json!({"message": {"type": "string"}})),
+            ),
+            Tool::new(
+                "add",
+                "Adds a and b.",
+                obj(json!({"a": {"type": "number"}, "b": {"type": "number"}})),
+            ),
+            Tool::new(
+                "slow",
+                "Sleeps `ms` milliseconds in `steps` steps, reporting progress.",
+                obj(json!({"ms": {"type": "integer"}, "steps": {"type": "integer"}})),
+            ),
             Tool::new("hang", "Never answers.", obj(json!({}))),
             Tool::new("crash", "Exits the process mid-call.", obj(json!({}))),
-            Tool::new("freeze", "Blocks the whole server for `ms` milliseconds.", obj(json!({"ms": {"type": "integer"}}))),
-            Tool::new("add_tool", "Adds a tool named `name` and sends tools/list_changed.", obj(json!({"name": {"type": "string"}}))),
-            Tool::new("env_names", "Names of the environment variables this process has.", obj(json!({}))),
-            Tool::new("stderr", "Writes `text` to stderr.", obj(json!({"text": {"type": "string"}}))),
-            Tool::new("fail", "Returns a tool error (isError) with `message`.", obj(json!({"message": {"type": "string"}}))),
+            Tool::new(
+                "freeze",
+                "Blocks the whole server for `ms` milliseconds.",
+                obj(json!({"ms": {"type": "integer"}})),
+            ),
+            Tool::new(
+                "add_tool",
+                "Adds a tool named `name` and sends tools/list_changed.",
+                obj(json!({"name": {"type": "string"}})),
+            ),
+            Tool::new(
+                "env_names",
+                "Names of the environment variables this process has.",
+                obj(json!({})),
+            ),
+            Tool::new(
+                "stderr",
+                "Writes `text` to stderr.",
+                obj(json!({"text": {"type": "string"}})),
+            ),
+            Tool::new(
+                "fail",
+                "Returns a tool error (isError) with `message`.",
+                obj(json!({"message": {"type": "string"}})),
+            ),
         ];
         if self.opts.long_names {
             tools.push(Tool::new(
@@ -75,8 +105,17 @@ impl Fixture {
                 obj(json!({"message": {"type": "string"}})),
             ));
         }
-        for name in self.opts.extra_tools.iter().chain(self.added.lock().unwrap().iter()) {
-            tools.push(Tool::new(name.clone(), "Extra echo.", obj(json!({"message": {"type": "string"}}))));
+        for name in self
+            .opts
+            .extra_tools
+            .iter()
+            .chain(self.added.lock().unwrap().iter())
+        {
+            tools.push(Tool::new(
+                name.clone(),
+                "Extra echo.",
+                obj(json!({"message": {"type": "string"}})),
+            ));
         }
         tools
     }
@@ -122,7 +161,12 @@ impl ServerHandler for Fixture {
             let _ = writeln!(out, "this is not JSON-RPC {{ at all");
             let _ = out.flush();
         }
-        let s = |k: &str| arg(&req, k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let s = |k: &str| {
+            arg(&req, k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         let u = |k: &str, d: u64| arg(&req, k).and_then(Value::as_u64).unwrap_or(d);
         let result = match req.name.as_ref() {
             "echo" => text(format!("echo: {}", s("message"))),
@@ -223,9 +267,10 @@ impl ServerHandler for Fixture {
         _r: Option<PaginatedRequestParams>,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        Ok(ListResourcesResult::with_all_items(vec![
-            Resource::new("fixture://info", "info"),
-        ]))
+        Ok(ListResourcesResult::with_all_items(vec![Resource::new(
+            "fixture://info",
+            "info",
+        )]))
     }
 
     async fn read_resource(
@@ -263,7 +308,11 @@ fn main() {
         std::process::exit(code);
     }
     if grandchild {
-        match std::process::Command::new("sleep").arg("300").stdin(std::process::Stdio::null()).spawn() {
+        match std::process::Command::new("sleep")
+            .arg("300")
+            .stdin(std::process::Stdio::null())
+            .spawn()
+        {
             Ok(c) => eprintln!("fixture: grandchild pid {}", c.id()),
             Err(e) => eprintln!("fixture: cannot start grandchild: {e}"),
         }
@@ -275,7 +324,10 @@ fn main() {
         let _ = out.flush();
     }
     // One thread: `freeze` must stop the whole server, pings included.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async move {
         let server = Fixture {
             opts: Arc::new(opts),
