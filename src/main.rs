@@ -6,6 +6,11 @@ use clap::Parser;
 use mcp_orchestrator::cli::{self, Cli};
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some(mcp_orchestrator::supervisor::reaper::SUBCOMMAND)
+    {
+        mcp_orchestrator::supervisor::reaper::run();
+        return ExitCode::SUCCESS;
+    }
     let cli = Cli::parse();
     mcp_orchestrator::telemetry::init(cli.log_format, cli.command.default_log_level());
     let runtime = match tokio::runtime::Builder::new_multi_thread()

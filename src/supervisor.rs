@@ -8,12 +8,14 @@
 //! - [`child_client`]: the MCP client side of the connection (notifications, child → host requests);
 //! - [`health`]: the ping loop;
 //! - [`backoff`]: backoff and the crash window, pure and clock-injected;
-//! - [`stderr`]: stderr forwarding and the tail kept for `last_error`.
+//! - [`stderr`]: stderr forwarding and the tail kept for `last_error`;
+//! - [`reaper`]: the companion process that cleans up if the orchestrator is killed.
 
 pub mod backoff;
 pub mod child_client;
 mod health;
 pub mod process;
+pub mod reaper;
 mod run;
 pub mod state;
 pub mod stderr;

@@ -105,6 +105,7 @@ pub fn spawn(spec: &ServerSpec) -> std::io::Result<Launched> {
     let pgid = child
         .id()
         .ok_or_else(|| std::io::Error::other("child exited before its pid was read"))?;
+    super::reaper::register(pgid);
     Ok(Launched { child, pgid })
 }
 
@@ -146,6 +147,7 @@ pub async fn terminate(child: &mut Child, pgid: u32, grace: Duration) -> Option<
         status = child.wait().await.ok();
     }
     reap_group(pgid, grace).await;
+    super::reaper::unregister(pgid);
     status
 }
 

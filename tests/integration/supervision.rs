@@ -376,3 +376,31 @@ async fn a_call_that_never_answers_times_out_and_the_child_stays_up() {
     assert_eq!(pid_of(&host.status().await, "fx"), pid_of(&s, "fx"));
     host.close().await;
 }
+
+#[tokio::test]
+async fn sigkill_of_the_orchestrator_leaves_no_process_behind() {
+    let cfg = write_config(&json!({
+        "servers": {"a": fixture(&["--grandchild"])},
+        "orchestrator": fast_settings()
+    }));
+    let host = Host::start(&cfg.path).await;
+    let s = host
+        .wait_status(Duration::from_secs(10), |s| state_of(s, "a") == "running")
+        .await;
+    let group = pid_of(&s, "a").unwrap();
+    assert!(group_alive(group));
+    let pid = host.process.id().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while group_alive(group) {
+        assert!(
+            Instant::now() < deadline,
+            "child group {group} outlived a SIGKILLed orchestrator"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
