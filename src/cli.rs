@@ -1,9 +1,11 @@
 //! Command-line interface: argument types and dispatch; one module per command.
 
+mod admin;
 mod call;
 mod capabilities;
 mod check;
 mod output;
+mod remote;
 mod serve;
 mod status;
 
@@ -46,6 +48,10 @@ pub enum Command {
     Call(call::Args),
     /// Validate the config and the environment.
     Check,
+    /// Restart one server of the running instance.
+    Restart(admin::RestartArgs),
+    /// Make the running instance re-read its config file.
+    Reload,
 }
 
 impl Command {
@@ -78,6 +84,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Capabilities(args) => capabilities::execute(&path, args).await,
         Command::Call(args) => call::execute(&path, args).await,
         Command::Check => check::execute(&path),
+        Command::Restart(args) => admin::restart(&path, args).await,
+        Command::Reload => admin::reload(&path).await,
     }
 }
 

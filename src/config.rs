@@ -7,6 +7,7 @@ pub mod expand;
 pub mod raw;
 mod types;
 pub mod validate;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 

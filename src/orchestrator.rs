@@ -1,18 +1,25 @@
 //! The running orchestrator: one supervisor per configured child, the merged surface, and the
-//! shutdown tree they all hang from.
+//! shutdown tree they all hang from. Config and children are swapped whole on reload
+//! ([`crate::reload`]).
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    config::Config,
+    config::{Config, ServerSpec},
     hub::Hub,
     own_tools,
     status::{ServerReport, StatusReport},
     supervisor::ChildHandle,
-    surface::Surface,
+    surface::{Fingerprint, Surface},
 };
 
 /// How long list_changed bursts are gathered before one notification goes out: a restart flips
@@ -21,10 +28,16 @@ const SURFACE_DEBOUNCE: Duration = Duration::from_millis(25);
 
 /// Children, surface and shutdown tree.
 pub struct Orchestrator {
-    config: Config,
-    children: Vec<ChildHandle>,
+    config: ArcSwap<Config>,
+    children: ArcSwap<Vec<ChildHandle>>,
     hub: Arc<Hub>,
     surface: ArcSwap<Surface>,
+    /// While non-zero (a reload in progress), surface changes are not announced: the reload
+    /// announces its net effect once.
+    notify_holds: AtomicUsize,
+    /// The last reload's error, shown by status until a reload succeeds.
+    pub(crate) config_error: ArcSwapOption<String>,
+    pub(crate) reload_lock: tokio::sync::Mutex<()>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
 }
@@ -39,39 +52,54 @@ impl Orchestrator {
         let hub = Hub::new();
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();
-        let children = config
-            .servers
-            .iter()
-            .map(|spec| {
-                ChildHandle::spawn(
-                    spec.clone(),
-                    config.settings.clone(),
-                    hub.clone(),
-                    &tracker,
-                    shutdown.child_token(),
-                )
-            })
-            .collect();
         let orch = Arc::new(Self {
-            config,
-            children,
+            config: ArcSwap::from_pointee(config),
+            children: ArcSwap::default(),
             hub,
             surface: ArcSwap::default(),
+            notify_holds: AtomicUsize::new(0),
+            config_error: ArcSwapOption::empty(),
+            reload_lock: tokio::sync::Mutex::new(()),
             tracker,
             shutdown,
         });
+        let config = orch.config();
+        let children = config
+            .servers
+            .iter()
+            .map(|s| orch.spawn_child(s.clone()))
+            .collect();
+        orch.children.store(Arc::new(children));
         orch.refresh_surface();
         orch.tracker.spawn(surface_task(
             Arc::downgrade(&orch),
             orch.hub.clone(),
             orch.shutdown.clone(),
+            orch.surface().fingerprint,
         ));
         orch
     }
 
+    /// Starts supervising one server.
+    pub(crate) fn spawn_child(&self, spec: ServerSpec) -> ChildHandle {
+        ChildHandle::spawn(
+            spec,
+            self.config().settings.clone(),
+            self.hub.clone(),
+            &self.tracker,
+            self.shutdown.child_token(),
+        )
+    }
+
     /// The config in force.
-    pub fn config(&self) -> &Config {
-        &self.config
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    /// Installs a new config and child list (reload).
+    pub(crate) fn install(&self, config: Config, children: Vec<ChildHandle>) {
+        self.config.store(Arc::new(config));
+        self.children.store(Arc::new(children));
     }
 
     /// The shared hub.
@@ -79,14 +107,28 @@ impl Orchestrator {
         &self.hub
     }
 
+    /// The task tracker every orchestrator task runs on.
+    pub fn tracker(&self) -> &TaskTracker {
+        &self.tracker
+    }
+
+    /// Fires when the orchestrator shuts down.
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
     /// Children in config order.
-    pub fn children(&self) -> &[ChildHandle] {
-        &self.children
+    pub fn children(&self) -> Arc<Vec<ChildHandle>> {
+        self.children.load_full()
     }
 
     /// The child with this id.
-    pub fn child(&self, id: &str) -> Option<&ChildHandle> {
-        self.children.iter().find(|c| &**c.id() == id)
+    pub fn child(&self, id: &str) -> Option<ChildHandle> {
+        self.children
+            .load()
+            .iter()
+            .find(|c| &**c.id() == id)
+            .cloned()
     }
 
     /// The current merged surface.
@@ -96,8 +138,8 @@ impl Orchestrator {
 
     /// Rebuilds the surface from the children's statuses now; returns the previous one.
     pub fn refresh_surface(&self) -> Arc<Surface> {
-        let statuses: Vec<_> = self
-            .children
+        let children = self.children();
+        let statuses: Vec<_> = children
             .iter()
             .map(|c| (c.id().clone(), c.status()))
             .collect();
@@ -112,11 +154,21 @@ impl Orchestrator {
         previous
     }
 
+    /// Holds back list_changed notifications until the guard drops.
+    pub(crate) fn hold_notifications(self: &Arc<Self>) -> NotifyHold {
+        self.notify_holds.fetch_add(1, Ordering::AcqRel);
+        NotifyHold { orch: self.clone() }
+    }
+
+    fn notifications_held(&self) -> bool {
+        self.notify_holds.load(Ordering::Acquire) > 0
+    }
+
     /// Waits until every child is settled (running, failed, missing env, …) or `limit` passes.
     pub async fn wait_settled(&self, limit: Duration) {
         // One shared deadline: waiting in turn costs no more than waiting together.
         let deadline = tokio::time::Instant::now() + limit;
-        for c in &self.children {
+        for c in self.children().iter() {
             c.wait_settled(deadline.saturating_duration_since(tokio::time::Instant::now()))
                 .await;
         }
@@ -125,14 +177,16 @@ impl Orchestrator {
 
     /// The status report.
     pub fn status(&self) -> StatusReport {
+        let config = self.config();
         StatusReport {
             servers: self
-                .children
+                .children()
                 .iter()
                 .map(|c| (c.id().to_string(), ServerReport::of(c)))
                 .collect(),
-            routing: self.config.routing.clone(),
-            config: self.config.path.display().to_string(),
+            routing: config.routing.clone(),
+            config: config.path.display().to_string(),
+            config_error: self.config_error.load_full().map(|e| (*e).clone()),
         }
     }
 
@@ -141,7 +195,7 @@ impl Orchestrator {
     pub async fn shutdown(&self) {
         self.shutdown.cancel();
         self.tracker.close();
-        let bound = self.config.settings.shutdown_grace * 3 + Duration::from_secs(2);
+        let bound = self.config().settings.shutdown_grace * 3 + Duration::from_secs(2);
         if tokio::time::timeout(bound, self.tracker.wait())
             .await
             .is_err()
@@ -151,11 +205,25 @@ impl Orchestrator {
     }
 }
 
-/// Rebuilds the surface after every burst of child changes and tells the host once per change.
+/// Releases a notification hold and lets the surface task announce the net change.
+pub(crate) struct NotifyHold {
+    orch: Arc<Orchestrator>,
+}
+
+impl Drop for NotifyHold {
+    fn drop(&mut self) {
+        self.orch.notify_holds.fetch_sub(1, Ordering::AcqRel);
+        self.orch.hub.mark_surface_dirty();
+    }
+}
+
+/// Rebuilds the surface after every burst of child changes and tells the host once per net
+/// change of each list (compared with what the host was last told).
 async fn surface_task(
     orch: std::sync::Weak<Orchestrator>,
     hub: Arc<Hub>,
     shutdown: CancellationToken,
+    mut announced: Fingerprint,
 ) {
     loop {
         tokio::select! {
@@ -164,19 +232,27 @@ async fn surface_task(
         }
         tokio::time::sleep(SURFACE_DEBOUNCE).await;
         let Some(orch) = orch.upgrade() else { return };
-        let before = orch.refresh_surface().fingerprint;
-        let after = orch.surface().fingerprint;
+        orch.refresh_surface();
+        let now = orch.surface().fingerprint;
+        let held = orch.notifications_held();
         drop(orch);
-        let Some(host) = hub.host() else { continue };
-        if before.tools != after.tools {
+        if held {
+            continue;
+        }
+        let Some(host) = hub.host() else {
+            announced = now;
+            continue;
+        };
+        if announced.tools != now.tools {
             tracing::debug!("tools changed; notifying host");
             let _ = host.notify_tool_list_changed().await;
         }
-        if before.prompts != after.prompts {
+        if announced.prompts != now.prompts {
             let _ = host.notify_prompt_list_changed().await;
         }
-        if before.resources != after.resources {
+        if announced.resources != now.resources {
             let _ = host.notify_resource_list_changed().await;
         }
+        announced = now;
     }
 }

@@ -3,11 +3,14 @@
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use rmcp::model::{CallToolResult, ContentBlock, Tool, ToolAnnotations};
-use serde::Serialize;
+use rmcp::{
+    ErrorData,
+    model::{CallToolRequestParams, CallToolResult, ContentBlock, Tool, ToolAnnotations},
+};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::orchestrator::Orchestrator;
+use crate::{control, orchestrator::Orchestrator};
 
 /// `orchestrator_status`.
 pub const STATUS: &str = "orchestrator_status";
@@ -17,7 +20,7 @@ pub const CAPABILITIES: &str = "orchestrator_capabilities";
 pub const NAMES: &[&str] = &[STATUS, CAPABILITIES];
 
 /// Everything the host would see, by server: what `capabilities` prints.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CapabilitiesReport {
     /// The orchestrator's own tools.
     pub orchestrator: Vec<String>,
@@ -28,7 +31,7 @@ pub struct CapabilitiesReport {
 }
 
 /// One server's part of the surface.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerCapabilities {
     /// Its state.
     pub state: crate::supervisor::ServerState,
@@ -41,7 +44,7 @@ pub struct ServerCapabilities {
 }
 
 /// One tool.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ToolEntry {
     /// Host-facing name.
     pub name: String,
@@ -133,6 +136,83 @@ pub fn definitions() -> Vec<Tool> {
         )
         .annotate(read_only()),
     ]
+}
+
+/// The admin tools of control-socket sessions.
+pub fn admin_definitions() -> Vec<Tool> {
+    let restart: Map<String, Value> = serde_json::from_value(json!({
+        "type": "object",
+        "properties": {"server": {"type": "string", "description": "server id"}},
+        "required": ["server"]
+    }))
+    .unwrap_or_default();
+    let empty: Map<String, Value> =
+        serde_json::from_value(json!({"type": "object", "properties": {}})).unwrap_or_default();
+    vec![
+        Tool::new(
+            control::RESTART,
+            "Restart one server now, forgetting its crash history (also revives a failed one).",
+            Arc::new(restart),
+        ),
+        Tool::new(
+            control::RELOAD,
+            "Re-read the config file and apply it: start added servers, stop removed ones, restart changed ones.",
+            Arc::new(empty),
+        ),
+    ]
+}
+
+/// Runs an admin tool, if `req` names one.
+pub async fn call_admin(
+    orch: &Arc<Orchestrator>,
+    req: &CallToolRequestParams,
+) -> Option<Result<CallToolResult, ErrorData>> {
+    match req.name.as_ref() {
+        control::RESTART => {
+            let server = req
+                .arguments
+                .as_ref()
+                .and_then(|a| a.get("server"))
+                .and_then(Value::as_str);
+            let Some(server) = server else {
+                return Some(Err(ErrorData::invalid_params(
+                    "`server` (a server id) is required",
+                    None,
+                )));
+            };
+            let Some(child) = orch.child(server) else {
+                return Some(Err(ErrorData::invalid_params(
+                    format!("no server `{server}` in the config"),
+                    None,
+                )));
+            };
+            child.restart().await;
+            let limit = orch.config().settings.startup_timeout;
+            let state = child.wait_settled(limit).await;
+            let mut r =
+                CallToolResult::success(vec![ContentBlock::text(format!("{server}: {state}"))]);
+            r.structured_content =
+                Some(json!({"server": server, "state": state, "pid": child.status().pid}));
+            Some(Ok(r))
+        }
+        control::RELOAD => Some(match orch.reload_from_disk().await {
+            Ok(summary) => {
+                let mut r = CallToolResult::success(vec![ContentBlock::text(format!(
+                    "reloaded: {} added, {} removed, {} changed, {} unchanged",
+                    summary.added.len(),
+                    summary.removed.len(),
+                    summary.changed.len(),
+                    summary.unchanged.len()
+                ))]);
+                r.structured_content = serde_json::to_value(&summary).ok();
+                Ok(r)
+            }
+            Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                "reload refused, the previous config keeps running: {e}"
+            ))])),
+        }),
+        _ => None,
+    }
 }
 
 /// Runs one of the own tools, if `name` is one.

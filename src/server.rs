@@ -29,23 +29,31 @@ use crate::{error::RouteError, naming::SEPARATOR, orchestrator::Orchestrator, ow
 #[derive(Clone)]
 pub struct OrchestratorServer {
     orch: Arc<Orchestrator>,
+    /// A control-socket session: admin tools on, and never registered as the host.
+    control: bool,
 }
 
 impl OrchestratorServer {
-    /// A server over `orch`.
+    /// The server a host talks to.
     pub fn new(orch: Arc<Orchestrator>) -> Self {
-        Self { orch }
+        Self {
+            orch,
+            control: false,
+        }
+    }
+
+    /// The server a control-socket client talks to.
+    pub fn control(orch: Arc<Orchestrator>) -> Self {
+        Self {
+            orch,
+            control: true,
+        }
     }
 
     /// The error for a name that routes nowhere: if its prefix is a known server that is down,
     /// say so (the usual case right after a crash), otherwise it is unknown.
     fn unroutable(&self, kind: &'static str, name: &str) -> RouteError {
-        let down = name.split_once(SEPARATOR).and_then(|(prefix, _)| {
-            self.orch
-                .children()
-                .iter()
-                .find(|c| crate::naming::sanitize(c.id()) == prefix)
-        });
+        let down = self.owner_by_prefix(name);
         match down {
             Some(child) if !child.state().serves_calls() => {
                 let status = child.status();
@@ -62,6 +70,32 @@ impl OrchestratorServer {
                 name: name.to_owned(),
             },
         }
+    }
+}
+
+impl OrchestratorServer {
+    /// The child whose id is the namespace of `name`, if any.
+    fn owner_by_prefix(&self, name: &str) -> Option<crate::supervisor::ChildHandle> {
+        let (prefix, _) = name.split_once(SEPARATOR)?;
+        self.orch
+            .children()
+            .iter()
+            .find(|c| crate::naming::sanitize(c.id()) == prefix)
+            .cloned()
+    }
+
+    /// The route of a tool; if its server is (re)starting or being reloaded, waits a little for
+    /// it to come back, so a call made during a restart is served rather than refused.
+    async fn tool_route(&self, name: &str) -> Option<crate::surface::Route> {
+        if let Some(route) = self.orch.surface().tool_routes.get(name) {
+            return Some(route.clone());
+        }
+        let owner = self.owner_by_prefix(name)?;
+        if forward::wait_until_serving(&self.orch, owner.id()).await {
+            self.orch.refresh_surface();
+            return self.orch.surface().tool_routes.get(name).cloned();
+        }
+        None
     }
 }
 
@@ -101,11 +135,13 @@ impl ServerHandler for OrchestratorServer {
             client = ?cx.peer.peer_info().map(|i| i.client_info.name.clone()),
             "host initialized"
         );
-        self.orch.hub().set_host(cx.peer.clone());
+        if !self.control {
+            self.orch.hub().set_host(cx.peer.clone());
+        }
     }
 
     async fn on_roots_list_changed(&self, _cx: NotificationContext<RoleServer>) {
-        for c in self.orch.children() {
+        for c in self.orch.children().iter() {
             if let Some(peer) = c.peer() {
                 let _ = peer.notify_roots_list_changed().await;
             }
@@ -119,6 +155,9 @@ impl ServerHandler for OrchestratorServer {
     ) -> Result<ListToolsResult, McpError> {
         let surface = self.orch.surface();
         let mut tools = own_tools::definitions();
+        if self.control {
+            tools.extend(own_tools::admin_definitions());
+        }
         tools.extend(surface.tools.iter().cloned());
         Ok(ListToolsResult::with_all_items(tools))
     }
@@ -126,18 +165,18 @@ impl ServerHandler for OrchestratorServer {
     async fn call_tool(
         &self,
         req: CallToolRequestParams,
-        cx: RequestContext<RoleServer>,
+        mut cx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        forward::mark_started(&mut cx);
         if let Some(result) = own_tools::call(&self.orch, &req.name) {
             return Ok(result.into());
         }
-        let route = self
-            .orch
-            .surface()
-            .tool_routes
-            .get(req.name.as_ref())
-            .cloned();
-        let Some(route) = route else {
+        if self.control
+            && let Some(result) = own_tools::call_admin(&self.orch, &req).await
+        {
+            return result.map(Into::into);
+        }
+        let Some(route) = self.tool_route(&req.name).await else {
             return Err(self.unroutable("tool", &req.name).into());
         };
         let mut params = req;
@@ -171,8 +210,9 @@ impl ServerHandler for OrchestratorServer {
     async fn get_prompt(
         &self,
         mut req: GetPromptRequestParams,
-        cx: RequestContext<RoleServer>,
+        mut cx: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
+        forward::mark_started(&mut cx);
         let Some(route) = self.orch.surface().prompt_routes.get(&req.name).cloned() else {
             return Err(self.unroutable("prompt", &req.name).into());
         };
@@ -215,8 +255,9 @@ impl ServerHandler for OrchestratorServer {
     async fn read_resource(
         &self,
         req: ReadResourceRequestParams,
-        cx: RequestContext<RoleServer>,
+        mut cx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
+        forward::mark_started(&mut cx);
         let Some(owner) = self.orch.surface().resource_owner(&req.uri).cloned() else {
             return Err(RouteError::Unknown {
                 kind: "resource",
@@ -342,7 +383,7 @@ impl ServerHandler for OrchestratorServer {
         req: SetLevelRequestParams,
         _cx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        for c in self.orch.children() {
+        for c in self.orch.children().iter() {
             let declares_logging = c
                 .status()
                 .capabilities

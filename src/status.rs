@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::supervisor::{ChildHandle, ServerState};
 
 /// The whole report, in the contract's shape.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatusReport {
     /// Per server, in config order.
     pub servers: IndexMap<String, ServerReport>,
@@ -16,10 +16,12 @@ pub struct StatusReport {
     pub routing: BTreeMap<String, Vec<String>>,
     /// The config file in use.
     pub config: String,
+    /// Why the last reload was refused (the running config is the previous one), if it was.
+    pub config_error: Option<String>,
 }
 
 /// One server's line in the report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerReport {
     /// Contract state.
     pub state: ServerState,
@@ -47,6 +49,8 @@ pub struct ServerReport {
     pub prompts: usize,
     /// Resource count.
     pub resources: usize,
+    /// Calls routed to it: counts, errors, latency and router overhead percentiles.
+    pub metrics: crate::metrics::MetricsSnapshot,
 }
 
 impl ServerReport {
@@ -70,6 +74,7 @@ impl ServerReport {
             server_info: s.server_info.clone(),
             prompts: s.prompts.len(),
             resources: s.resources.len() + s.resource_templates.len(),
+            metrics: handle.metrics().snapshot(),
         }
     }
 }
@@ -78,6 +83,11 @@ impl StatusReport {
     /// Human-readable rendering for the terminal.
     pub fn to_text(&self) -> String {
         let mut out = format!("config: {}\n", self.config);
+        if let Some(e) = &self.config_error {
+            out.push_str(&format!(
+                "config reload refused (previous config still running): {e}\n"
+            ));
+        }
         let width = self
             .servers
             .keys()
@@ -86,8 +96,8 @@ impl StatusReport {
             .unwrap_or(6)
             .max(6);
         out.push_str(&format!(
-            "{:width$}  {:11}  {:>7}  {:>8}  {:>5}  {:>8}\n",
-            "SERVER", "STATE", "PID", "RESTARTS", "TOOLS", "UPTIME"
+            "{:width$}  {:11}  {:>7}  {:>8}  {:>5}  {:>8}  {:>6}  {:>6}  {:>9}\n",
+            "SERVER", "STATE", "PID", "RESTARTS", "TOOLS", "UPTIME", "CALLS", "ERRORS", "P50/P99ms"
         ));
         for (id, s) in &self.servers {
             let pid = s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
@@ -95,11 +105,18 @@ impl StatusReport {
                 .uptime_s
                 .map(|u| format!("{u:.1}s"))
                 .unwrap_or_else(|| "-".into());
+            let lat = s
+                .metrics
+                .latency_us
+                .map(|p| format!("{:.1}/{:.1}", p.p50 as f64 / 1000.0, p.p99 as f64 / 1000.0))
+                .unwrap_or_else(|| "-".into());
             out.push_str(&format!(
-                "{id:width$}  {:11}  {pid:>7}  {:>8}  {:>5}  {up:>8}\n",
+                "{id:width$}  {:11}  {pid:>7}  {:>8}  {:>5}  {up:>8}  {:>6}  {:>6}  {lat:>9}\n",
                 s.state.as_str(),
                 s.restarts,
-                s.tools.len()
+                s.tools.len(),
+                s.metrics.calls,
+                s.metrics.errors,
             ));
             if !s.missing_env.is_empty() {
                 out.push_str(&format!(

@@ -20,7 +20,13 @@ mod run;
 pub mod state;
 pub mod stderr;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use rmcp::{Peer, RoleClient};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -31,6 +37,7 @@ pub use state::{ChildStatus, ServerState};
 use crate::{
     config::{ServerSpec, Settings},
     hub::Hub,
+    metrics::CallMetrics,
 };
 
 /// A request to a supervisor task.
@@ -49,6 +56,29 @@ pub struct ChildHandle {
     spec: Arc<ServerSpec>,
     status: watch::Receiver<ChildStatus>,
     control: mpsc::Sender<Control>,
+    calls: Arc<Calls>,
+}
+
+/// Calls in flight to one child, and whether new ones are still accepted.
+#[derive(Default)]
+struct Calls {
+    in_flight: AtomicUsize,
+    draining: AtomicBool,
+    drained: tokio::sync::Notify,
+    metrics: CallMetrics,
+}
+
+/// Marks one call in flight until dropped.
+pub struct CallGuard {
+    calls: Arc<Calls>,
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        if self.calls.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.calls.drained.notify_waiters();
+        }
+    }
 }
 
 impl ChildHandle {
@@ -87,6 +117,7 @@ impl ChildHandle {
             spec,
             status: status_rx,
             control: control_tx,
+            calls: Arc::default(),
         }
     }
 
@@ -110,10 +141,53 @@ impl ChildHandle {
         self.status.borrow().state
     }
 
-    /// The connection, if calls may be routed to the child now.
+    /// The connection, if calls may be routed to the child now (it is up and not draining).
     pub fn peer(&self) -> Option<Peer<RoleClient>> {
+        if self.is_draining() {
+            return None;
+        }
         let s = self.status.borrow();
         s.state.serves_calls().then(|| s.peer.clone()).flatten()
+    }
+
+    /// The connection and a guard counting the call in flight, if calls may be routed now.
+    pub fn begin_call(&self) -> Option<(Peer<RoleClient>, CallGuard)> {
+        let peer = self.peer()?;
+        self.calls.in_flight.fetch_add(1, Ordering::AcqRel);
+        Some((
+            peer,
+            CallGuard {
+                calls: self.calls.clone(),
+            },
+        ))
+    }
+
+    /// Whether the handle is being retired (reload): new calls wait for its successor.
+    pub fn is_draining(&self) -> bool {
+        self.calls.draining.load(Ordering::Acquire)
+    }
+
+    /// Call metrics of this child.
+    pub fn metrics(&self) -> &CallMetrics {
+        &self.calls.metrics
+    }
+
+    /// Stops taking new calls, waits up to `limit` for those in flight, then stops the child.
+    /// Calls still running after `limit` fail with "closed the connection".
+    pub async fn drain_and_stop(&self, limit: Duration) {
+        self.calls.draining.store(true, Ordering::Release);
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.calls.in_flight.load(Ordering::Acquire) > 0 {
+            let notified = self.calls.drained.notified();
+            if self.calls.in_flight.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                tracing::warn!(server = %self.id, "calls still in flight after the drain window; stopping anyway");
+                break;
+            }
+        }
+        self.stop().await;
     }
 
     /// A receiver that sees every status change.

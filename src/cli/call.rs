@@ -27,6 +27,11 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
             code: 2,
             message: format!("--args must be a JSON object: {e}"),
         })?;
+    if let Some(remote) = super::remote::Remote::connect(path).await {
+        let result = remote.call(&args.tool, arguments).await;
+        remote.close().await;
+        return print(result?, args.json);
+    }
     let config = super::load(path)?;
     let orch = super::start_and_settle(config).await;
     let (host_side, our_side) = tokio::io::duplex(1 << 20);
@@ -50,7 +55,11 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
         code: 1,
         message: format!("{} failed: {e}", args.tool),
     })?;
-    if args.json {
+    print(result, args.json)
+}
+
+fn print(result: rmcp::model::CallToolResult, json: bool) -> anyhow::Result<ExitCode> {
+    if json {
         output::json(&result);
     } else {
         for block in &result.content {

@@ -15,6 +15,17 @@ pub struct Args {
 
 /// Starts the servers, waits until each has settled, lists their tools, stops them.
 pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(remote) = super::remote::Remote::connect(path).await {
+        let value = remote.structured(own_tools::CAPABILITIES).await;
+        remote.close().await;
+        let value = value?;
+        if args.json {
+            output::json(&value);
+        } else {
+            output::out(&to_text(&serde_json::from_value(value)?));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let config = super::load(path)?;
     let orch = super::start_and_settle(config).await;
     let report = own_tools::capabilities(&orch);

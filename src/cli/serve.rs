@@ -1,21 +1,33 @@
 //! `serve`: the MCP server a host runs.
 
-use std::{path::Path, process::ExitCode};
+use std::{path::Path, process::ExitCode, sync::Arc};
 
 use rmcp::{ServiceExt, transport::async_rw::AsyncRwTransport};
 
-use crate::{orchestrator::Orchestrator, server::OrchestratorServer, shutdown};
+use crate::{
+    config::watch::ConfigWatch, control, orchestrator::Orchestrator, server::OrchestratorServer,
+    shutdown,
+};
 
 /// `serve` arguments.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Do not reload when the config file changes (SIGHUP and `reload` still work).
+    #[arg(long)]
+    no_watch: bool,
+}
 
 /// Serves on stdio until the host closes stdin or a signal arrives, then stops every child.
-pub async fn execute(path: &Path, _args: Args) -> anyhow::Result<ExitCode> {
+pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let config = super::load(path)?;
     tracing::info!(config = %path.display(), servers = config.servers.len(), "starting");
     let max = config.settings.max_message_bytes;
     let orch = Orchestrator::start(config);
+    if !args.no_watch {
+        start_watch(&orch, path);
+    }
+    start_sighup_reload(&orch);
+    let control = control::listen(&orch, path);
     let transport = AsyncRwTransport::new_server(tokio::io::stdin(), tokio::io::stdout())
         .with_max_line_length(max);
     let server = OrchestratorServer::new(orch.clone());
@@ -23,9 +35,53 @@ pub async fn execute(path: &Path, _args: Args) -> anyhow::Result<ExitCode> {
         r = serve(server, transport) => r,
         () = shutdown::signal() => Ok(()),
     };
+    drop(control);
     orch.shutdown().await;
     tracing::info!("stopped");
     outcome.map(|()| ExitCode::SUCCESS)
+}
+
+fn start_watch(orch: &Arc<Orchestrator>, path: &Path) {
+    let mut watch = match ConfigWatch::new(path) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the config file; edits need SIGHUP or `reload`");
+            return;
+        }
+    };
+    let weak = Arc::downgrade(orch);
+    let stop = orch.shutdown_token().clone();
+    orch.tracker().spawn(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                change = watch.next() => if change.is_none() { return },
+            }
+            let Some(orch) = weak.upgrade() else { return };
+            tracing::info!("config file changed; reloading");
+            let _ = orch.reload_from_disk().await;
+        }
+    });
+}
+
+fn start_sighup_reload(orch: &Arc<Orchestrator>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    let weak = Arc::downgrade(orch);
+    let stop = orch.shutdown_token().clone();
+    orch.tracker().spawn(async move {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                got = hup.recv() => if got.is_none() { return },
+            }
+            let Some(orch) = weak.upgrade() else { return };
+            tracing::info!("SIGHUP: reloading the config");
+            let _ = orch.reload_from_disk().await;
+        }
+    });
 }
 
 async fn serve(

@@ -12,8 +12,21 @@ pub struct Args {
     json: bool,
 }
 
-/// Starts the servers, waits until each has settled, reports, stops them.
+/// Reports on the running instance for this config if there is one; otherwise starts the
+/// servers, waits until each has settled, reports, and stops them.
 pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(remote) = super::remote::Remote::connect(path).await {
+        let value = remote.structured(crate::own_tools::STATUS).await;
+        remote.close().await;
+        let value = value?;
+        if args.json {
+            output::json(&value);
+        } else {
+            let report: crate::status::StatusReport = serde_json::from_value(value)?;
+            output::out(&report.to_text());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let config = super::load(path)?;
     let orch = super::start_and_settle(config).await;
     let report = orch.status();

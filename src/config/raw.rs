@@ -97,4 +97,6 @@ pub struct RawSettings {
     pub max_message_bytes: Option<u64>,
     /// How long a child gets after stdin closes, and again after SIGTERM.
     pub shutdown_grace: Option<f64>,
+    /// On reload, how long calls in flight to a server being stopped may take to finish.
+    pub drain_timeout: Option<f64>,
 }

@@ -96,6 +96,34 @@ pub struct Settings {
     pub max_message_bytes: usize,
     /// Grace after closing stdin, and again after SIGTERM.
     pub shutdown_grace: Duration,
+    /// On reload, how long calls in flight to a server being stopped may take to finish.
+    pub drain_timeout: Duration,
+}
+
+impl Settings {
+    /// Whether going from `self` to `new` changes how children are supervised, so that running
+    /// children must restart to pick it up. Call timeouts and retries apply at once without one.
+    pub fn supervision_differs(&self, new: &Settings) -> bool {
+        (
+            self.health_check_interval,
+            self.health_check_timeout,
+            self.health_check_failures,
+            self.startup_timeout,
+            self.max_restarts,
+            self.restart_window,
+            self.max_message_bytes,
+            self.shutdown_grace,
+        ) != (
+            new.health_check_interval,
+            new.health_check_timeout,
+            new.health_check_failures,
+            new.startup_timeout,
+            new.max_restarts,
+            new.restart_window,
+            new.max_message_bytes,
+            new.shutdown_grace,
+        )
+    }
 }
 
 impl Default for Settings {
@@ -112,6 +140,7 @@ impl Default for Settings {
             restart_window: Duration::from_secs(60),
             max_message_bytes: 16 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(2),
+            drain_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -278,6 +278,7 @@ impl Validator<'_> {
             restart_window: secs("restart_window", raw.restart_window, d.restart_window)?,
             max_message_bytes,
             shutdown_grace: secs("shutdown_grace", raw.shutdown_grace, d.shutdown_grace)?,
+            drain_timeout: secs("drain_timeout", raw.drain_timeout, d.drain_timeout)?,
         })
     }
 

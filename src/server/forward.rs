@@ -1,6 +1,9 @@
 //! Sending one host request on to a child: timeout, progress-token mapping, cancellation.
 
-use std::sync::Arc;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use rmcp::{
     ErrorData as McpError, RoleServer,
@@ -24,11 +27,12 @@ pub async fn request(
     method: &'static str,
     cx: &RequestContext<RoleServer>,
 ) -> Result<ServerResult, RouteError> {
+    wait_until_serving(orch, server).await;
     let child = orch.child(server).ok_or_else(|| RouteError::Unknown {
         kind: "server",
         name: server.to_string(),
     })?;
-    let Some(peer) = child.peer() else {
+    let Some((peer, _in_flight)) = child.begin_call() else {
         let status = child.status();
         return Err(RouteError::Unavailable {
             kind: method_kind(method),
@@ -58,7 +62,8 @@ pub async fn request(
         )
     });
     let child_request = handle.id.clone();
-    tokio::select! {
+    let waiting_since = Instant::now();
+    let outcome = tokio::select! {
         r = handle.await_response() => r.map_err(|e| RouteError::from_service(server, method, e)),
         () = cx.ct.cancelled() => {
             // rmcp drops our answer to a cancelled request; the child must hear of it too.
@@ -73,6 +78,72 @@ pub async fn request(
                 message: "request cancelled by the host".into(),
             })
         }
+    };
+    let waited = waiting_since.elapsed();
+    let total = cx_started(cx).elapsed();
+    let error = match &outcome {
+        Err(e) => Some(e.to_string()),
+        Ok(ServerResult::CallToolResult(r)) if r.is_error == Some(true) => Some(tool_error_text(r)),
+        Ok(_) => None,
+    };
+    child.metrics().record(total, waited, error.as_deref());
+    tracing::info!(
+        target: "mcp_orchestrator::audit",
+        method,
+        server = %server,
+        outcome = if error.is_some() { "error" } else { "ok" },
+        ms = (total.as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
+        "call"
+    );
+    outcome
+}
+
+/// When the orchestrator started handling this host request: rmcp gives handlers no timestamp,
+/// so the handler's first instant is stored in the request's extensions by [`mark_started`].
+fn cx_started(cx: &RequestContext<RoleServer>) -> Instant {
+    cx.extensions
+        .get::<Started>()
+        .map(|s| s.0)
+        .unwrap_or_else(Instant::now)
+}
+
+/// The instant a host request reached the orchestrator's handler.
+#[derive(Clone, Copy)]
+pub struct Started(pub Instant);
+
+/// Records now as the start of `cx`'s handling, for the overhead metric.
+pub fn mark_started(cx: &mut RequestContext<RoleServer>) {
+    cx.extensions.insert(Started(Instant::now()));
+}
+
+fn tool_error_text(r: &rmcp::model::CallToolResult) -> String {
+    r.content
+        .iter()
+        .find_map(|c| c.as_text().map(|t| t.text.clone()))
+        .unwrap_or_else(|| "tool returned isError".into())
+}
+
+/// How long a request waits for a server that is starting, restarting or being reloaded.
+const WAIT_FOR_RESTART: Duration = Duration::from_secs(10);
+
+/// Waits (bounded) while server `id` is starting, in restart backoff, or being replaced by a
+/// reload; returns whether it now takes calls.
+pub async fn wait_until_serving(orch: &Orchestrator, id: &str) -> bool {
+    let deadline = tokio::time::Instant::now() + WAIT_FOR_RESTART;
+    loop {
+        let Some(child) = orch.child(id) else {
+            return false;
+        };
+        if child.peer().is_some() {
+            return true;
+        }
+        let transient = child.is_draining() || !child.state().is_settled();
+        if !transient || tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        let mut rx = child.subscribe();
+        // Wake on the next status change of this handle, or poll: a reload swaps the handle.
+        let _ = tokio::time::timeout(Duration::from_millis(50), rx.changed()).await;
     }
 }
 

@@ -7,11 +7,11 @@ use rmcp::{
     Peer, RoleClient,
     model::{Prompt, Resource, ResourceTemplate, ServerCapabilities, Tool},
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 /// The contract's server states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServerState {
     /// Spawned, handshake or first listing under way.

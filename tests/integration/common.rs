@@ -121,6 +121,7 @@ impl Host {
         let mut process = tokio::process::Command::new(orchestrator_bin())
             .args(["--config", config.to_str().unwrap(), "serve"])
             .env("MCP_ORCHESTRATOR_LOG", "info")
+            .env("XDG_RUNTIME_DIR", config.parent().unwrap())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -218,6 +219,22 @@ impl Host {
             .expect("orchestrator exits within 15 s of stdin EOF")
             .expect("wait")
     }
+}
+
+/// Runs the CLI with the control socket looked up beside `config` (as `Host` puts it there).
+pub fn cli(config: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(orchestrator_bin())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("XDG_RUNTIME_DIR", config.parent().unwrap())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Whether any live process is in process group `pgid` (Linux /proc).

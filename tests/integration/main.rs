@@ -7,4 +7,5 @@ mod aggregation;
 mod cli;
 mod peers;
 mod protocol;
+mod reload;
 mod supervision;

@@ -1,0 +1,169 @@
+//! The control socket of a running `serve`: a Unix socket, owner-only, whose path follows from the
+//! config path, so `status`, `capabilities`, `call`, `restart` and `reload` find the instance a
+//! host started.
+//!
+//! It speaks MCP: each connection is a session with the same server the host has, plus the admin
+//! tools [`RESTART`] and [`RELOAD`], which the host never sees. Control sessions never become "the
+//! host": notifications and child → host requests keep going to the stdio host.
+
+use std::{
+    hash::{Hash, Hasher},
+    os::unix::fs::PermissionsExt,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use rmcp::{RoleClient, ServiceExt, service::RunningService};
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::{orchestrator::Orchestrator, server::OrchestratorServer};
+
+/// Admin tool: restart one server (`{"server": "id"}`).
+pub const RESTART: &str = "orchestrator_restart";
+/// Admin tool: reload the config file.
+pub const RELOAD: &str = "orchestrator_reload";
+
+/// The socket for the config at `config`: `$XDG_RUNTIME_DIR/mcp-orchestrator/` (or
+/// `/tmp/mcp-orchestrator-UID/`), named after the file and a hash of its absolute path.
+pub fn socket_path(config: &Path) -> PathBuf {
+    let absolute = std::fs::canonicalize(config)
+        .or_else(|_| std::path::absolute(config))
+        .unwrap_or_else(|_| config.to_owned());
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    absolute.hash(&mut h);
+    let stem = absolute
+        .file_stem()
+        .map(|s| crate::naming::sanitize(&s.to_string_lossy()))
+        .unwrap_or_default();
+    let stem: String = stem.chars().take(32).collect();
+    runtime_dir().join(format!("{stem}-{:016x}.sock", h.finish()))
+}
+
+fn runtime_dir() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d).join("mcp-orchestrator"),
+        None => std::env::temp_dir().join(format!("mcp-orchestrator-{}", nix::unistd::getuid())),
+    }
+}
+
+/// Removes the socket file when the listener goes away.
+pub struct ControlSocket {
+    path: PathBuf,
+}
+
+impl Drop for ControlSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Why there is no control socket.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// Another live instance serves this config already.
+    #[error("another mcp-orchestrator already serves this config at {0}")]
+    Taken(PathBuf),
+    /// Filesystem trouble.
+    #[error("cannot create the control socket {path}: {source}")]
+    Io {
+        /// The socket path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Binds the control socket for `config` and serves it on the orchestrator's task tracker.
+/// A stale socket left by a dead instance is removed; a live one is left alone (this instance
+/// then runs without a control socket, with a warning).
+pub fn listen(orch: &Arc<Orchestrator>, config: &Path) -> Option<ControlSocket> {
+    match bind(&socket_path(config)) {
+        Ok((listener, socket)) => {
+            tracing::info!(socket = %socket.path.display(), "control socket ready");
+            orch.tracker().spawn(accept_loop(listener, orch.clone()));
+            Some(socket)
+        }
+        Err(e) => {
+            tracing::warn!("{e}; `status` and friends will start their own servers");
+            None
+        }
+    }
+}
+
+fn bind(path: &Path) -> Result<(UnixListener, ControlSocket), ListenError> {
+    let io = |source| ListenError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+    if path.exists() {
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => return Err(ListenError::Taken(path.to_owned())),
+            Err(_) => {
+                tracing::info!(socket = %path.display(), "removing a stale control socket");
+                std::fs::remove_file(path).map_err(io)?;
+            }
+        }
+    }
+    let listener = UnixListener::bind(path).map_err(io)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    Ok((
+        listener,
+        ControlSocket {
+            path: path.to_owned(),
+        },
+    ))
+}
+
+async fn accept_loop(listener: UnixListener, orch: Arc<Orchestrator>) {
+    let stop = orch.shutdown_token().clone();
+    loop {
+        let stream = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "control socket accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let server = OrchestratorServer::control(orch.clone());
+        let stop = stop.clone();
+        orch.tracker().spawn(async move {
+            match server.serve(stream).await {
+                Ok(running) => {
+                    tokio::select! {
+                        () = stop.cancelled() => {}
+                        _ = running.waiting() => {}
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "control session ended before initialize"),
+            }
+        });
+    }
+}
+
+/// A client session with the running instance for `config`, if there is one. A socket file
+/// nobody answers on is stale and is removed.
+pub async fn connect(config: &Path) -> Option<RunningService<RoleClient, ()>> {
+    let path = socket_path(config);
+    if !path.exists() {
+        return None;
+    }
+    let stream = match UnixStream::connect(&path).await {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = std::fs::remove_file(&path);
+            return None;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), ().serve(stream))
+        .await
+        .ok()?
+        .ok()
+}
