@@ -20,6 +20,7 @@ use crate::{
     status::{ServerReport, StatusReport},
     supervisor::ChildHandle,
     surface::{Fingerprint, Surface},
+    unified::Unified,
 };
 
 /// How long list_changed bursts are gathered before one notification goes out: a restart flips
@@ -38,6 +39,7 @@ pub struct Orchestrator {
     /// The last reload's error, shown by status until a reload succeeds.
     pub(crate) config_error: ArcSwapOption<String>,
     pub(crate) reload_lock: tokio::sync::Mutex<()>,
+    unified: Unified,
     tracker: TaskTracker,
     shutdown: CancellationToken,
 }
@@ -52,7 +54,9 @@ impl Orchestrator {
         let hub = Hub::new();
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();
+        let unified = Unified::new(&config);
         let orch = Arc::new(Self {
+            unified,
             config: ArcSwap::from_pointee(config),
             children: ArcSwap::default(),
             hub,
@@ -100,6 +104,11 @@ impl Orchestrator {
     pub(crate) fn install(&self, config: Config, children: Vec<ChildHandle>) {
         self.config.store(Arc::new(config));
         self.children.store(Arc::new(children));
+    }
+
+    /// Breakers, cache and metrics of the unified tools.
+    pub fn unified(&self) -> &Unified {
+        &self.unified
     }
 
     /// The shared hub.
@@ -182,11 +191,16 @@ impl Orchestrator {
             servers: self
                 .children()
                 .iter()
-                .map(|c| (c.id().to_string(), ServerReport::of(c)))
+                .map(|c| {
+                    let mut r = ServerReport::of(c);
+                    r.circuit = self.unified.circuit(c.id());
+                    (c.id().to_string(), r)
+                })
                 .collect(),
             routing: config.routing.clone(),
             config: config.path.display().to_string(),
             config_error: self.config_error.load_full().map(|e| (*e).clone()),
+            unified: self.unified.metrics(),
         }
     }
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::{
     config::{self, Config},
+    join::join_all,
     orchestrator::Orchestrator,
     supervisor::{ChildHandle, ServerState},
 };
@@ -121,18 +122,4 @@ impl Orchestrator {
         drop(hold);
         summary
     }
-}
-
-/// Runs futures concurrently on this task and waits for all (no `futures` dependency needed).
-async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) {
-    let mut pending: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    std::future::poll_fn(|cx| {
-        pending.retain_mut(|f| f.as_mut().poll(cx).is_pending());
-        if pending.is_empty() {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
 }

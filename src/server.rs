@@ -6,7 +6,7 @@
     reason = "logging, roots and resources/subscribe are deprecated by SEP-2577/2026-07-28 but legacy hosts use them"
 )]
 
-mod forward;
+pub mod forward;
 
 use std::sync::Arc;
 
@@ -23,7 +23,13 @@ use rmcp::{
     service::{NotificationContext, RequestContext},
 };
 
-use crate::{error::RouteError, naming::SEPARATOR, orchestrator::Orchestrator, own_tools};
+use crate::{
+    error::RouteError,
+    naming::SEPARATOR,
+    orchestrator::Orchestrator,
+    own_tools,
+    unified::{self, UnifiedTool},
+};
 
 /// The host-facing MCP server.
 #[derive(Clone)]
@@ -155,6 +161,7 @@ impl ServerHandler for OrchestratorServer {
     ) -> Result<ListToolsResult, McpError> {
         let surface = self.orch.surface();
         let mut tools = own_tools::definitions();
+        tools.extend(unified::definitions(&self.orch.config()));
         if self.control {
             tools.extend(own_tools::admin_definitions());
         }
@@ -176,6 +183,11 @@ impl ServerHandler for OrchestratorServer {
         {
             return result.map(Into::into);
         }
+        if let Some(tool) = UnifiedTool::from_name(&req.name) {
+            return unified::route::call(&self.orch, tool, req.arguments, &cx)
+                .await
+                .map(Into::into);
+        }
         let Some(route) = self.tool_route(&req.name).await else {
             return Err(self.unroutable("tool", &req.name).into());
         };
@@ -187,6 +199,7 @@ impl ServerHandler for OrchestratorServer {
             ClientRequest::CallToolRequest(Request::new(params)),
             "tools/call",
             &cx,
+            None,
         )
         .await?;
         match result {
@@ -223,6 +236,7 @@ impl ServerHandler for OrchestratorServer {
             ClientRequest::GetPromptRequest(Request::new(req)),
             "prompts/get",
             &cx,
+            None,
         )
         .await?;
         match result {
@@ -271,6 +285,7 @@ impl ServerHandler for OrchestratorServer {
             ClientRequest::ReadResourceRequest(Request::new(req)),
             "resources/read",
             &cx,
+            None,
         )
         .await?;
         match result {
@@ -298,6 +313,7 @@ impl ServerHandler for OrchestratorServer {
             ClientRequest::SubscribeRequest(Request::new(req)),
             "resources/subscribe",
             &cx,
+            None,
         )
         .await?;
         Ok(())
@@ -321,6 +337,7 @@ impl ServerHandler for OrchestratorServer {
             ClientRequest::UnsubscribeRequest(Request::new(req)),
             "resources/unsubscribe",
             &cx,
+            None,
         )
         .await?;
         Ok(())
@@ -370,6 +387,7 @@ impl ServerHandler for OrchestratorServer {
             ClientRequest::CompleteRequest(Request::new(req)),
             "completion/complete",
             &cx,
+            None,
         )
         .await?;
         match result {

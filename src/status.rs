@@ -18,6 +18,9 @@ pub struct StatusReport {
     pub config: String,
     /// Why the last reload was refused (the running config is the previous one), if it was.
     pub config_error: Option<String>,
+    /// Per unified tool that has been called: counts, errors, latency, overhead.
+    #[serde(default)]
+    pub unified: BTreeMap<String, crate::metrics::MetricsSnapshot>,
 }
 
 /// One server's line in the report.
@@ -51,6 +54,9 @@ pub struct ServerReport {
     pub resources: usize,
     /// Calls routed to it: counts, errors, latency and router overhead percentiles.
     pub metrics: crate::metrics::MetricsSnapshot,
+    /// Its circuit breaker, once it has served a unified tool.
+    #[serde(default)]
+    pub circuit: Option<crate::unified::breaker::CircuitState>,
 }
 
 impl ServerReport {
@@ -75,6 +81,7 @@ impl ServerReport {
             prompts: s.prompts.len(),
             resources: s.resources.len() + s.resource_templates.len(),
             metrics: handle.metrics().snapshot(),
+            circuit: None,
         }
     }
 }
@@ -133,7 +140,9 @@ impl StatusReport {
         if !self.routing.is_empty() {
             out.push_str("\nrouting:\n");
             for (tool, chain) in &self.routing {
-                out.push_str(&format!("  {tool}: {}\n", chain.join(" → ")));
+                let m = self.unified.get(tool);
+                let calls = m.map(|m| format!("  ({} calls, {} errors)", m.calls, m.errors)).unwrap_or_default();
+                out.push_str(&format!("  {tool}: {}{calls}\n", chain.join(" → ")));
             }
         }
         out

@@ -71,6 +71,26 @@ pub struct RawServer {
     pub headers: Option<BTreeMap<String, String>>,
     /// Per-call timeout for this server, in seconds (overrides `default_timeout`).
     pub timeout: Option<f64>,
+    /// For third-party servers: how a unified tool maps onto theirs.
+    #[serde(default)]
+    pub adapt: BTreeMap<String, RawAdapter>,
+    /// A label for the vector space of this server's `embed`; `embed` falls back only between
+    /// servers with the same label.
+    pub embedding_space: Option<String>,
+}
+
+/// How one unified tool maps onto a server's own tool.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdapter {
+    /// The server's tool name, if not the unified one.
+    pub tool: Option<String>,
+    /// Unified argument name → the server's argument name.
+    #[serde(default)]
+    pub rename: BTreeMap<String, String>,
+    /// Arguments added when the caller did not give them.
+    #[serde(default)]
+    pub defaults: Map<String, Value>,
 }
 
 /// The `orchestrator` object. Durations are in seconds, fractions allowed.
@@ -99,4 +119,15 @@ pub struct RawSettings {
     pub shutdown_grace: Option<f64>,
     /// On reload, how long calls in flight to a server being stopped may take to finish.
     pub drain_timeout: Option<f64>,
+    /// Seconds an `embed`, `get_weather` or `search_web` answer is reused for the same
+    /// arguments; 0 turns the cache off.
+    pub cache_ttl: Option<f64>,
+    /// Circuit breaker: failure fraction that opens it.
+    pub breaker_failure_rate: Option<f64>,
+    /// Circuit breaker: calls in the window before the rate counts.
+    pub breaker_min_calls: Option<u32>,
+    /// Circuit breaker: the window, in seconds.
+    pub breaker_window: Option<f64>,
+    /// Circuit breaker: seconds open before a probe.
+    pub breaker_cooldown: Option<f64>,
 }

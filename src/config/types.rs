@@ -64,6 +64,21 @@ pub struct ServerSpec {
     pub timeout: Option<Duration>,
     /// Values to scrub from anything repeated from this child.
     pub secrets: Vec<Secret>,
+    /// Unified tool → how it maps onto this server's tool.
+    pub adapt: BTreeMap<String, Adapter>,
+    /// The vector space label of this server's `embed`.
+    pub embedding_space: Option<String>,
+}
+
+/// How one unified tool maps onto a server's own tool.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Adapter {
+    /// The server's tool name, if not the unified one.
+    pub tool: Option<String>,
+    /// Unified argument name → the server's argument name.
+    pub rename: BTreeMap<String, String>,
+    /// Arguments added when the caller did not give them.
+    pub defaults: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ServerSpec {
@@ -98,6 +113,10 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// On reload, how long calls in flight to a server being stopped may take to finish.
     pub drain_timeout: Duration,
+    /// How long cacheable unified answers are reused; zero turns the cache off.
+    pub cache_ttl: Duration,
+    /// Circuit breaker settings for unified-tool vendors.
+    pub breaker: crate::unified::breaker::BreakerConfig,
 }
 
 impl Settings {
@@ -141,6 +160,8 @@ impl Default for Settings {
             max_message_bytes: 16 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(2),
             drain_timeout: Duration::from_secs(5),
+            cache_ttl: Duration::from_secs(300),
+            breaker: crate::unified::breaker::BreakerConfig::default(),
         }
     }
 }

@@ -9,7 +9,7 @@ use super::{
     ConfigError,
     expand::{Expanded, expand},
     raw::{RawFile, RawServer, RawSettings},
-    types::{Config, ServerSpec, Settings, UNIFIED_TOOLS},
+    types::{Adapter, Config, ServerSpec, Settings, UNIFIED_TOOLS},
 };
 use crate::secrets::{Secret, is_secret_name};
 
@@ -191,6 +191,17 @@ impl Validator<'_> {
             .map(|(_, v)| v.clone())
             .collect();
 
+        let mut adapt = BTreeMap::new();
+        for (tool, a) in raw.adapt {
+            if !UNIFIED_TOOLS.contains(&tool.as_str()) {
+                return Err(self.invalid(
+                    &format!("{at}.adapt.{tool}"),
+                    format!("unknown unified tool `{tool}`; expected one of {}", UNIFIED_TOOLS.join(", ")),
+                ));
+            }
+            adapt.insert(tool, Adapter { tool: a.tool, rename: a.rename, defaults: a.defaults });
+        }
+
         let timeout = match raw.timeout {
             Some(t) => Some(self.seconds(&format!("{at}.timeout"), t)?),
             None => None,
@@ -213,6 +224,8 @@ impl Validator<'_> {
             tools: raw.tools,
             timeout,
             secrets,
+            adapt,
+            embedding_space: raw.embedding_space,
         })
     }
 
@@ -279,6 +292,20 @@ impl Validator<'_> {
             max_message_bytes,
             shutdown_grace: secs("shutdown_grace", raw.shutdown_grace, d.shutdown_grace)?,
             drain_timeout: secs("drain_timeout", raw.drain_timeout, d.drain_timeout)?,
+            cache_ttl: match raw.cache_ttl {
+                Some(0.0) => Duration::ZERO,
+                v => secs("cache_ttl", v, d.cache_ttl)?,
+            },
+            breaker: crate::unified::breaker::BreakerConfig {
+                failure_rate: match raw.breaker_failure_rate {
+                    Some(r) if r > 0.0 && r <= 1.0 => r,
+                    Some(_) => return Err(self.invalid("orchestrator.breaker_failure_rate", "must be within (0, 1]")),
+                    None => d.breaker.failure_rate,
+                },
+                min_calls: count("breaker_min_calls", raw.breaker_min_calls, d.breaker.min_calls as u32, 1)? as usize,
+                window: secs("breaker_window", raw.breaker_window, d.breaker.window)?,
+                cooldown: secs("breaker_cooldown", raw.breaker_cooldown, d.breaker.cooldown)?,
+            },
         })
     }
 

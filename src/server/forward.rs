@@ -26,6 +26,7 @@ pub async fn request(
     request: ClientRequest,
     method: &'static str,
     cx: &RequestContext<RoleServer>,
+    timeout: Option<Duration>,
 ) -> Result<ServerResult, RouteError> {
     wait_until_serving(orch, server).await;
     let child = orch.child(server).ok_or_else(|| RouteError::Unknown {
@@ -42,9 +43,9 @@ pub async fn request(
             last_error: status.last_error,
         });
     };
-    let timeout = child
-        .spec()
-        .timeout
+    // A caller's deadline (unified tools) wins over the server's own timeout.
+    let timeout = timeout
+        .or(child.spec().timeout)
         .unwrap_or(orch.config().settings.default_timeout);
     let options = PeerRequestOptions::with_timeout(timeout)
         .reset_timeout_on_progress()

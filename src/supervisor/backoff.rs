@@ -28,6 +28,13 @@ impl Backoff {
         jitter: 0.2,
     };
 
+    /// Retries of one request on the same vendor: 100 ms doubling to 2 s, 30 % jitter.
+    pub const RETRY: Backoff = Backoff {
+        min: Duration::from_millis(100),
+        max: Duration::from_secs(2),
+        jitter: 0.3,
+    };
+
     /// A checked backoff.
     pub fn try_new(min: Duration, max: Duration, jitter: f64) -> Result<Self, InvalidBackoff> {
         if min.is_zero() {
