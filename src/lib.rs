@@ -16,5 +16,5 @@ pub mod shutdown;
 pub mod status;
 pub mod supervisor;
 pub mod surface;
-pub mod unified;
 pub mod telemetry;
+pub mod unified;

@@ -141,7 +141,9 @@ impl StatusReport {
             out.push_str("\nrouting:\n");
             for (tool, chain) in &self.routing {
                 let m = self.unified.get(tool);
-                let calls = m.map(|m| format!("  ({} calls, {} errors)", m.calls, m.errors)).unwrap_or_default();
+                let calls = m
+                    .map(|m| format!("  ({} calls, {} errors)", m.calls, m.errors))
+                    .unwrap_or_default();
                 out.push_str(&format!("  {tool}: {}{calls}\n", chain.join(" → ")));
             }
         }

@@ -160,7 +160,10 @@ pub fn adapt(
     for (k, v) in &a.defaults {
         args.entry(k.clone()).or_insert_with(|| v.clone());
     }
-    (a.tool.clone().unwrap_or_else(|| tool.name().to_owned()), args)
+    (
+        a.tool.clone().unwrap_or_else(|| tool.name().to_owned()),
+        args,
+    )
 }
 
 #[cfg(test)]
@@ -174,12 +177,18 @@ mod tests {
         let a = Adapter {
             tool: Some("ask".into()),
             rename: [("message".to_owned(), "prompt".to_owned())].into(),
-            defaults: json!({"model": "m1", "prompt": "unused"}).as_object().unwrap().clone(),
+            defaults: json!({"model": "m1", "prompt": "unused"})
+                .as_object()
+                .unwrap()
+                .clone(),
         };
         let args = json!({"message": "hi"}).as_object().unwrap().clone();
         let (tool, out) = adapt(UnifiedTool::Chat, Some(&a), args);
         assert_eq!(tool, "ask");
-        assert_eq!(serde_json::Value::Object(out), json!({"prompt": "hi", "model": "m1"}));
+        assert_eq!(
+            serde_json::Value::Object(out),
+            json!({"prompt": "hi", "model": "m1"})
+        );
         let (tool, _) = adapt(UnifiedTool::Embed, None, Default::default());
         assert_eq!(tool, "embed");
     }

@@ -196,10 +196,20 @@ impl Validator<'_> {
             if !UNIFIED_TOOLS.contains(&tool.as_str()) {
                 return Err(self.invalid(
                     &format!("{at}.adapt.{tool}"),
-                    format!("unknown unified tool `{tool}`; expected one of {}", UNIFIED_TOOLS.join(", ")),
+                    format!(
+                        "unknown unified tool `{tool}`; expected one of {}",
+                        UNIFIED_TOOLS.join(", ")
+                    ),
                 ));
             }
-            adapt.insert(tool, Adapter { tool: a.tool, rename: a.rename, defaults: a.defaults });
+            adapt.insert(
+                tool,
+                Adapter {
+                    tool: a.tool,
+                    rename: a.rename,
+                    defaults: a.defaults,
+                },
+            );
         }
 
         let timeout = match raw.timeout {
@@ -299,10 +309,18 @@ impl Validator<'_> {
             breaker: crate::unified::breaker::BreakerConfig {
                 failure_rate: match raw.breaker_failure_rate {
                     Some(r) if r > 0.0 && r <= 1.0 => r,
-                    Some(_) => return Err(self.invalid("orchestrator.breaker_failure_rate", "must be within (0, 1]")),
+                    Some(_) => {
+                        return Err(self
+                            .invalid("orchestrator.breaker_failure_rate", "must be within (0, 1]"));
+                    }
                     None => d.breaker.failure_rate,
                 },
-                min_calls: count("breaker_min_calls", raw.breaker_min_calls, d.breaker.min_calls as u32, 1)? as usize,
+                min_calls: count(
+                    "breaker_min_calls",
+                    raw.breaker_min_calls,
+                    d.breaker.min_calls as u32,
+                    1,
+                )? as usize,
                 window: secs("breaker_window", raw.breaker_window, d.breaker.window)?,
                 cooldown: secs("breaker_cooldown", raw.breaker_cooldown, d.breaker.cooldown)?,
             },

@@ -204,10 +204,17 @@ mod tests {
         b.failure(t);
         b.failure(t);
         b.success(t);
-        assert_eq!(b.state(t), CircuitState::Closed, "3 calls are too few to judge");
+        assert_eq!(
+            b.state(t),
+            CircuitState::Closed,
+            "3 calls are too few to judge"
+        );
         b.failure(t);
         assert_eq!(b.state(t), CircuitState::Open, "3 of 4 failed");
-        assert!(matches!(b.admit(t + Duration::from_secs(1)), Admit::No { .. }));
+        assert!(matches!(
+            b.admit(t + Duration::from_secs(1)),
+            Admit::No { .. }
+        ));
     }
 
     #[tokio::test(start_paused = true)]
@@ -223,7 +230,11 @@ mod tests {
         b.failure(later);
         b.failure(later);
         b.success(later);
-        assert_eq!(b.state(later), CircuitState::Closed, "the window forgot the first four");
+        assert_eq!(
+            b.state(later),
+            CircuitState::Closed,
+            "the window forgot the first four"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -235,7 +246,10 @@ mod tests {
         let after = t + Duration::from_secs(5);
         assert_eq!(b.state(after), CircuitState::HalfOpen);
         assert_eq!(b.admit(after), Admit::Probe);
-        assert!(matches!(b.admit(after), Admit::No { .. }), "one probe at a time");
+        assert!(
+            matches!(b.admit(after), Admit::No { .. }),
+            "one probe at a time"
+        );
         b.failure(after);
         assert_eq!(b.state(after), CircuitState::Open, "failed probe re-opens");
         let again = after + Duration::from_secs(5);

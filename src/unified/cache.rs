@@ -47,7 +47,11 @@ impl Cache {
     pub fn put(&self, key: String, result: CallToolResult, now: Instant) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= CAPACITY && !entries.contains_key(&key) {
-            if let Some(oldest) = entries.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = entries
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(k, _)| k.clone())
+            {
                 entries.remove(&oldest);
             }
         }
@@ -63,7 +67,10 @@ mod tests {
 
     #[test]
     fn key_ignores_argument_order() {
-        assert_eq!(key("t", &json!({"a": 1, "b": {"y": 2, "x": 1}})), key("t", &json!({"b": {"x": 1, "y": 2}, "a": 1})));
+        assert_eq!(
+            key("t", &json!({"a": 1, "b": {"y": 2, "x": 1}})),
+            key("t", &json!({"b": {"x": 1, "y": 2}, "a": 1}))
+        );
         assert_ne!(key("t", &json!({"a": 1})), key("u", &json!({"a": 1})));
     }
 
@@ -72,12 +79,25 @@ mod tests {
         let c = Cache::default();
         let t = Instant::now();
         c.put("k".into(), CallToolResult::success(vec![]), t);
-        assert!(c.get("k", Duration::from_secs(5), t + Duration::from_secs(4)).is_some());
-        assert!(c.get("k", Duration::from_secs(5), t + Duration::from_secs(5)).is_none());
+        assert!(
+            c.get("k", Duration::from_secs(5), t + Duration::from_secs(4))
+                .is_some()
+        );
+        assert!(
+            c.get("k", Duration::from_secs(5), t + Duration::from_secs(5))
+                .is_none()
+        );
         for i in 0..CAPACITY + 10 {
-            c.put(format!("k{i}"), CallToolResult::success(vec![]), t + Duration::from_millis(i as u64));
+            c.put(
+                format!("k{i}"),
+                CallToolResult::success(vec![]),
+                t + Duration::from_millis(i as u64),
+            );
         }
         assert_eq!(c.entries.lock().unwrap().len(), CAPACITY);
-        assert!(c.get("k0", Duration::from_secs(60), t).is_none(), "oldest evicted");
+        assert!(
+            c.get("k0", Duration::from_secs(60), t).is_none(),
+            "oldest evicted"
+        );
     }
 }

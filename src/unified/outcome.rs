@@ -93,8 +93,15 @@ fn classify_tool_error(r: CallToolResult, caller_named_model: bool) -> Outcome {
             kind: "unclassified".into(),
         });
     };
-    let kind = meta.get("kind").and_then(Value::as_str).unwrap_or("unknown").to_owned();
-    let retryable = meta.get("retryable").and_then(Value::as_bool).unwrap_or(false);
+    let kind = meta
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
+        .to_owned();
+    let retryable = meta
+        .get("retryable")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let retry_after = meta
         .get("retry_after_ms")
         .and_then(Value::as_u64)
@@ -120,7 +127,8 @@ mod tests {
     use super::*;
 
     fn tool_error(meta: Option<Value>) -> CallToolResult {
-        let mut v = serde_json::to_value(CallToolResult::error(vec![ContentBlock::text("nope")])).unwrap();
+        let mut v =
+            serde_json::to_value(CallToolResult::error(vec![ContentBlock::text("nope")])).unwrap();
         if let Some(m) = meta {
             v["_meta"] = json!({ ERROR_META: m });
         }
@@ -129,8 +137,12 @@ mod tests {
 
     #[test]
     fn rate_limit_is_retryable_with_its_delay() {
-        let r = tool_error(Some(json!({"kind": "rate_limited", "retryable": true, "retry_after_ms": 1500})));
-        let Outcome::VendorFailure(f) = classify(Ok(r), false) else { panic!() };
+        let r = tool_error(Some(
+            json!({"kind": "rate_limited", "retryable": true, "retry_after_ms": 1500}),
+        ));
+        let Outcome::VendorFailure(f) = classify(Ok(r), false) else {
+            panic!()
+        };
         assert!(f.retry_same && !f.auth);
         assert_eq!(f.retry_after, Some(Duration::from_millis(1500)));
     }
@@ -138,7 +150,9 @@ mod tests {
     #[test]
     fn auth_trips_and_is_not_retried_here() {
         let r = tool_error(Some(json!({"kind": "auth", "retryable": false})));
-        let Outcome::VendorFailure(f) = classify(Ok(r), false) else { panic!() };
+        let Outcome::VendorFailure(f) = classify(Ok(r), false) else {
+            panic!()
+        };
         assert!(f.auth && !f.retry_same);
     }
 
@@ -146,26 +160,46 @@ mod tests {
     fn caller_errors_stop_the_chain() {
         for kind in ["bad_request", "unknown_location"] {
             let r = tool_error(Some(json!({"kind": kind, "retryable": false})));
-            assert!(matches!(classify(Ok(r), false), Outcome::CallerError(Ok(_))), "{kind}");
+            assert!(
+                matches!(classify(Ok(r), false), Outcome::CallerError(Ok(_))),
+                "{kind}"
+            );
         }
         let nf = || tool_error(Some(json!({"kind": "not_found", "retryable": false})));
-        assert!(matches!(classify(Ok(nf()), true), Outcome::CallerError(_)), "the caller's model");
-        assert!(matches!(classify(Ok(nf()), false), Outcome::VendorFailure(_)), "the vendor's default model");
+        assert!(
+            matches!(classify(Ok(nf()), true), Outcome::CallerError(_)),
+            "the caller's model"
+        );
+        assert!(
+            matches!(classify(Ok(nf()), false), Outcome::VendorFailure(_)),
+            "the vendor's default model"
+        );
         let bad_args = RouteError::Child(ErrorData::invalid_params("x", None));
-        assert!(matches!(classify(Err(bad_args), false), Outcome::CallerError(Err(_))));
+        assert!(matches!(
+            classify(Err(bad_args), false),
+            Outcome::CallerError(Err(_))
+        ));
     }
 
     #[test]
     fn unclassified_errors_fall_back_without_retry() {
-        let Outcome::VendorFailure(f) = classify(Ok(tool_error(None)), false) else { panic!() };
+        let Outcome::VendorFailure(f) = classify(Ok(tool_error(None)), false) else {
+            panic!()
+        };
         assert!(!f.retry_same);
         assert_eq!(f.message, "nope");
     }
 
     #[test]
     fn transport_failures() {
-        let t = RouteError::Timeout { server: "a".into(), method: "tools/call", after: Duration::from_secs(1) };
-        let Outcome::VendorFailure(f) = classify(Err(t), false) else { panic!() };
+        let t = RouteError::Timeout {
+            server: "a".into(),
+            method: "tools/call",
+            after: Duration::from_secs(1),
+        };
+        let Outcome::VendorFailure(f) = classify(Err(t), false) else {
+            panic!()
+        };
         assert!(f.retry_same);
         assert_eq!(f.kind, "timeout");
     }

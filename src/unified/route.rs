@@ -5,7 +5,9 @@ use std::{sync::Arc, time::Duration};
 
 use rmcp::{
     ErrorData, RoleServer,
-    model::{CallToolRequestParams, CallToolResult, ClientRequest, ContentBlock, Request, ServerResult},
+    model::{
+        CallToolRequestParams, CallToolResult, ClientRequest, ContentBlock, Request, ServerResult,
+    },
     service::RequestContext,
 };
 use serde::Serialize;
@@ -86,7 +88,11 @@ fn take_controls(args: &mut Map<String, Value>, default: Duration) -> Result<Con
             None => return Err(bad("`timeout_ms` must be a positive integer")),
         },
     };
-    Ok(Controls { vendor, fallback, timeout })
+    Ok(Controls {
+        vendor,
+        fallback,
+        timeout,
+    })
 }
 
 /// Per-request bookkeeping.
@@ -123,7 +129,11 @@ pub async fn call(
     if let Some(v) = &controls.vendor {
         let Some(i) = order.iter().position(|c| c == v) else {
             return Err(ErrorData::invalid_params(
-                format!("vendor `{v}` does not offer `{}`; configured: {}", tool.name(), chain.join(", ")),
+                format!(
+                    "vendor `{v}` does not offer `{}`; configured: {}",
+                    tool.name(),
+                    chain.join(", ")
+                ),
                 None,
             ));
         };
@@ -151,7 +161,10 @@ pub async fn call(
         cache::key(tool.name(), &Value::Object(keyed))
     });
     if let Some(key) = &cache_key
-        && let Some(hit) = orch.unified().cache.get(key, config.settings.cache_ttl, Instant::now())
+        && let Some(hit) = orch
+            .unified()
+            .cache
+            .get(key, config.settings.cache_ttl, Instant::now())
     {
         run.routing.cached = true;
         run.routing.vendor = hit
@@ -223,7 +236,10 @@ impl Run<'_> {
     }
 
     fn embedding_space(&self, vendor: &str) -> Option<String> {
-        self.orch.config().server(vendor).and_then(|s| s.embedding_space.clone())
+        self.orch
+            .config()
+            .server(vendor)
+            .and_then(|s| s.embedding_space.clone())
     }
 
     fn skip(&mut self, vendor: &str, why: String) {
@@ -250,7 +266,9 @@ impl Run<'_> {
             return true;
         }
         let why = match status.state {
-            ServerState::MissingEnv => format!("missing_env: {} not set", status.missing_env.join(", ")),
+            ServerState::MissingEnv => {
+                format!("missing_env: {} not set", status.missing_env.join(", "))
+            }
             state => match status.last_error {
                 Some(e) => format!("{state}: {}", e.lines().next().unwrap_or_default()),
                 None => state.to_string(),
@@ -272,7 +290,11 @@ impl Run<'_> {
         }
         let unified = self.orch.unified();
         let attempts = self.orch.config().settings.retry_attempts;
-        let adapter = self.orch.config().server(vendor).and_then(|s| s.adapt.get(self.tool.name()).cloned());
+        let adapter = self
+            .orch
+            .config()
+            .server(vendor)
+            .and_then(|s| s.adapt.get(self.tool.name()).cloned());
         let mut tries = 0u32;
         loop {
             let now = Instant::now();
@@ -283,8 +305,15 @@ impl Run<'_> {
             };
             if let Admit::No { until } = admit {
                 let secs = until.saturating_duration_since(now).as_secs_f64();
-                self.skip(vendor, format!("circuit open for another {secs:.1} s after repeated failures"));
-                return if tries == 0 { Step::Blocked(until) } else { Step::Next };
+                self.skip(
+                    vendor,
+                    format!("circuit open for another {secs:.1} s after repeated failures"),
+                );
+                return if tries == 0 {
+                    Step::Blocked(until)
+                } else {
+                    Step::Next
+                };
             }
             let remaining = self.deadline.saturating_duration_since(now);
             if remaining.is_zero() {
@@ -361,7 +390,9 @@ impl Run<'_> {
                     if !f.retry_same || f.auth || tries >= attempts {
                         return Step::Next;
                     }
-                    let delay = f.retry_after.unwrap_or_else(|| RETRY.delay(tries - 1, fastrand::f64()));
+                    let delay = f
+                        .retry_after
+                        .unwrap_or_else(|| RETRY.delay(tries - 1, fastrand::f64()));
                     // Honour retry-after only when it leaves time for the call itself.
                     if Instant::now() + delay >= self.deadline {
                         return Step::Next;
@@ -391,7 +422,10 @@ impl Run<'_> {
             let args = args.clone();
             async move {
                 let t0 = Instant::now();
-                let adapter = orch.config().server(vendor).and_then(|s| s.adapt.get("list_models").cloned());
+                let adapter = orch
+                    .config()
+                    .server(vendor)
+                    .and_then(|s| s.adapt.get("list_models").cloned());
                 let (name, vargs) = adapt(UnifiedTool::ListModels, adapter.as_ref(), args);
                 let params = CallToolRequestParams::new(name).with_arguments(vargs);
                 let r = forward::request(
@@ -412,7 +446,10 @@ impl Run<'_> {
             self.outside = self.outside.max(took);
             let r = r.and_then(|r| match r {
                 ServerResult::CallToolResult(r) => Ok(r),
-                _ => Err(RouteError::Transport { server: vendor.clone(), message: "unexpected result".into() }),
+                _ => Err(RouteError::Transport {
+                    server: vendor.clone(),
+                    message: "unexpected result".into(),
+                }),
             });
             match classify(r, false) {
                 Outcome::Success(r) => {
@@ -425,26 +462,50 @@ impl Run<'_> {
                         .unwrap_or_default();
                     for mut m in listed {
                         if let Value::Object(o) = &mut m {
-                            o.entry("vendor").or_insert_with(|| Value::String(vendor.clone()));
+                            o.entry("vendor")
+                                .or_insert_with(|| Value::String(vendor.clone()));
                         }
                         models.push(m);
                     }
-                    self.routing.attempts.push(Attempt { vendor, outcome: "ok", error: None, ms: ms(took) });
+                    self.routing.attempts.push(Attempt {
+                        vendor,
+                        outcome: "ok",
+                        error: None,
+                        ms: ms(took),
+                    });
                 }
-                Outcome::VendorFailure(f) => self.routing.attempts.push(Attempt { vendor, outcome: "failed", error: Some(f.message), ms: ms(took) }),
+                Outcome::VendorFailure(f) => self.routing.attempts.push(Attempt {
+                    vendor,
+                    outcome: "failed",
+                    error: Some(f.message),
+                    ms: ms(took),
+                }),
                 Outcome::CallerError(reply) => {
                     let error = match &reply {
                         Ok(r) => super::outcome::Failure::text_of(r),
                         Err(e) => e.message.to_string(),
                     };
-                    self.routing.attempts.push(Attempt { vendor, outcome: "caller_error", error: Some(error), ms: ms(took) });
+                    self.routing.attempts.push(Attempt {
+                        vendor,
+                        outcome: "caller_error",
+                        error: Some(error),
+                        ms: ms(took),
+                    });
                 }
             }
         }
         if !self.routing.attempts.iter().any(|a| a.outcome == "ok") {
             return Ok(self.failed());
         }
-        let text = format!("{} models from {} vendors", models.len(), self.routing.attempts.iter().filter(|a| a.outcome == "ok").count());
+        let text = format!(
+            "{} models from {} vendors",
+            models.len(),
+            self.routing
+                .attempts
+                .iter()
+                .filter(|a| a.outcome == "ok")
+                .count()
+        );
         let mut r = CallToolResult::success(vec![ContentBlock::text(text)]);
         r.structured_content = Some(json!({"models": models}));
         Ok(self.finish(r, None))
@@ -459,9 +520,16 @@ impl Run<'_> {
             .filter_map(|a| a.error.as_ref().map(|e| format!("{}: {e}", a.vendor)))
             .collect();
         let message = if reasons.is_empty() {
-            format!("`{}` could not be served: no vendor was tried", self.tool.name())
+            format!(
+                "`{}` could not be served: no vendor was tried",
+                self.tool.name()
+            )
         } else {
-            format!("`{}` failed on every vendor — {}", self.tool.name(), reasons.join("; "))
+            format!(
+                "`{}` failed on every vendor — {}",
+                self.tool.name(),
+                reasons.join("; ")
+            )
         };
         let mut r = CallToolResult::error(vec![ContentBlock::text(message.clone())]);
         r.structured_content = Some(json!({"error": message}));
@@ -500,7 +568,11 @@ impl Run<'_> {
                 r.structured_content = Some(json!({"result": inner, "routing": routing}));
             }
             None => {
-                let text: Vec<String> = r.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect();
+                let text: Vec<String> = r
+                    .content
+                    .iter()
+                    .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+                    .collect();
                 r.structured_content = Some(json!({"text": text.join("\n"), "routing": routing}));
             }
         }

@@ -74,11 +74,21 @@ pub fn definition(tool: UnifiedTool, vendors: &[String]) -> Tool {
         _ => vec![],
     };
     let output = match tool {
-        UnifiedTool::Chat => json!({"message": {"type": "string"}, "model": {"type": "string"}, "vendor": {"type": "string"}, "usage": {"type": "object"}, "finish_reason": {"type": ["string", "null"]}}),
-        UnifiedTool::Embed => json!({"embeddings": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}, "model": {"type": "string"}, "dimensions": {"type": "integer"}, "vendor": {"type": "string"}}),
-        UnifiedTool::SearchWeb => json!({"results": {"type": "array", "items": {"type": "object", "properties": {"title": {"type": "string"}, "url": {"type": "string"}, "snippet": {"type": "string"}}}}, "provider": {"type": "string"}}),
-        UnifiedTool::GetWeather => json!({"location": {"type": "string"}, "temperature": {"type": "number"}, "description": {"type": "string"}, "humidity": {"type": ["number", "null"]}, "wind_speed": {"type": ["number", "null"]}, "units": {"type": "string"}, "provider": {"type": "string"}}),
-        UnifiedTool::ListModels => json!({"models": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "vendor": {"type": "string"}}}}}),
+        UnifiedTool::Chat => {
+            json!({"message": {"type": "string"}, "model": {"type": "string"}, "vendor": {"type": "string"}, "usage": {"type": "object"}, "finish_reason": {"type": ["string", "null"]}})
+        }
+        UnifiedTool::Embed => {
+            json!({"embeddings": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}, "model": {"type": "string"}, "dimensions": {"type": "integer"}, "vendor": {"type": "string"}})
+        }
+        UnifiedTool::SearchWeb => {
+            json!({"results": {"type": "array", "items": {"type": "object", "properties": {"title": {"type": "string"}, "url": {"type": "string"}, "snippet": {"type": "string"}}}}, "provider": {"type": "string"}})
+        }
+        UnifiedTool::GetWeather => {
+            json!({"location": {"type": "string"}, "temperature": {"type": "number"}, "description": {"type": "string"}, "humidity": {"type": ["number", "null"]}, "wind_speed": {"type": ["number", "null"]}, "units": {"type": "string"}, "provider": {"type": "string"}})
+        }
+        UnifiedTool::ListModels => {
+            json!({"models": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "vendor": {"type": "string"}}}}})
+        }
     };
     let mut output = output;
     if let Value::Object(o) = &mut output {
@@ -97,6 +107,8 @@ pub fn definition(tool: UnifiedTool, vendors: &[String]) -> Tool {
         description,
         object(json!({"type": "object", "properties": props, "required": required})),
     )
-    .with_raw_output_schema(object(json!({"type": "object", "properties": output, "required": ["routing"]})))
+    .with_raw_output_schema(object(
+        json!({"type": "object", "properties": output, "required": ["routing"]}),
+    ))
     .annotate(annotations)
 }

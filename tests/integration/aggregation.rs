@@ -50,7 +50,7 @@ async fn tools_of_every_child_are_namespaced_valid_and_callable() {
         .unwrap();
     assert_eq!(r.content[0].as_text().unwrap().text, "echo: hi");
     let r = host.call(long, json!({"message": "long"})).await.unwrap();
-    assert!(r.content[0].as_text().unwrap().text.ends_with("long"));
+    assert!(r.content[0].as_text().unwrap().text.contains("long"));
     // A second start yields the same names: hashing and collision order are deterministic.
     let again = Host::start(&cfg.path).await;
     again

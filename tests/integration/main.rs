@@ -9,3 +9,4 @@ mod peers;
 mod protocol;
 mod reload;
 mod supervision;
+mod unified;

@@ -13,6 +13,12 @@
 //! `freeze` (blocks the whole server, so pings go unanswered), `add_tool` (adds a tool and sends
 //! list_changed), `env_names` (names of the variables it was given), `stderr` (writes a line).
 //! Also a prompt `greet` and a resource `fixture://info`.
+//!
+//! `--vendor NAME` adds vendor-shaped tools (`chat`, `embed`, `search_web`, `get_weather`,
+//! `list_models`) answering as vendor NAME; `--mode MODE` (or the `set_mode` tool) makes them
+//! fail: `ok`, `rate_limited`, `auth`, `unavailable`, `bad_request`, `not_found`,
+//! `unknown_location`, `unclassified`, `hang`, `invalid_params`, `flaky:N` (rate limited N times,
+//! then ok), `slow:MS`. `--dims N` sets the embedding size (default 4).
 
 use std::{
     io::Write,
@@ -30,6 +36,8 @@ use serde_json::{Value, json};
 
 #[derive(Default)]
 struct Opts {
+    vendor: Option<String>,
+    dims: usize,
     crash_after: Option<u32>,
     garbage: bool,
     long_names: bool,
@@ -38,6 +46,8 @@ struct Opts {
 
 #[derive(Clone)]
 struct Fixture {
+    mode: Arc<Mutex<String>>,
+    vendor_calls: Arc<AtomicU32>,
     opts: Arc<Opts>,
     calls: Arc<AtomicU32>,
     added: Arc<Mutex<Vec<String>>>,
@@ -105,6 +115,18 @@ impl Fixture {
                 obj(json!({"message": {"type": "string"}})),
             ));
         }
+        if self.opts.vendor.is_some() {
+            for (name, desc) in [
+                ("chat", "Vendor chat."),
+                ("embed", "Vendor embeddings."),
+                ("search_web", "Vendor search."),
+                ("get_weather", "Vendor weather."),
+                ("list_models", "Vendor models."),
+                ("set_mode", "Sets the failure mode."),
+            ] {
+                tools.push(Tool::new(name, desc, obj(json!({}))));
+            }
+        }
         for name in self
             .opts
             .extra_tools
@@ -123,6 +145,136 @@ impl Fixture {
 
 fn arg<'a>(req: &'a CallToolRequestParams, key: &str) -> Option<&'a Value> {
     req.arguments.as_ref().and_then(|a| a.get(key))
+}
+
+fn vendor_error(
+    message: &str,
+    kind: &str,
+    retryable: bool,
+    retry_after_ms: Option<u64>,
+) -> CallToolResult {
+    let mut v = serde_json::to_value(CallToolResult::error(vec![ContentBlock::text(
+        message.to_owned(),
+    )]))
+    .unwrap();
+    v["_meta"] = json!({"mcp-orchestrator/error": {"kind": kind, "retryable": retryable, "retry_after_ms": retry_after_ms, "status": null}});
+    serde_json::from_value(v).unwrap()
+}
+
+impl Fixture {
+    /// Vendor-shaped tools; `None` when `req` is not one of them.
+    async fn vendor_call(
+        &self,
+        vendor: &str,
+        req: &CallToolRequestParams,
+        cx: &RequestContext<RoleServer>,
+    ) -> Option<Result<CallToolResult, McpError>> {
+        let name = req.name.as_ref();
+        if name == "set_mode" {
+            let m = arg(req, "mode")
+                .and_then(Value::as_str)
+                .unwrap_or("ok")
+                .to_owned();
+            *self.mode.lock().unwrap() = m;
+            self.vendor_calls.store(0, Ordering::SeqCst);
+            return Some(Ok(text("mode set")));
+        }
+        if !["chat", "embed", "search_web", "get_weather", "list_models"].contains(&name) {
+            return None;
+        }
+        let n = self.vendor_calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let mode = self.mode.lock().unwrap().clone();
+        let failure = match mode.split_once(':').unwrap_or((mode.as_str(), "")) {
+            ("ok", _) => None,
+            ("rate_limited", ms) => Some(vendor_error(
+                &format!("{vendor}: rate limited; retry later"),
+                "rate_limited",
+                true,
+                Some(ms.parse().unwrap_or(50)),
+            )),
+            ("auth", _) => Some(vendor_error(
+                &format!("{vendor} rejected the API key (HTTP 401)"),
+                "auth",
+                false,
+                None,
+            )),
+            ("unavailable", _) => Some(vendor_error(
+                &format!("{vendor} unavailable (HTTP 503)"),
+                "unavailable",
+                true,
+                None,
+            )),
+            ("bad_request", _) => Some(vendor_error(
+                "bad request: temperature out of range",
+                "bad_request",
+                false,
+                None,
+            )),
+            ("not_found", _) => Some(vendor_error("model not found", "not_found", false, None)),
+            ("unknown_location", _) => Some(vendor_error(
+                "no place called that",
+                "unknown_location",
+                false,
+                None,
+            )),
+            ("unclassified", _) => Some(CallToolResult::error(vec![ContentBlock::text(
+                "something odd",
+            )])),
+            ("invalid_params", _) => {
+                return Some(Err(McpError::invalid_params("bad arguments", None)));
+            }
+            ("hang", _) => {
+                cx.ct.cancelled().await;
+                return Some(Err(McpError::internal_error("cancelled", None)));
+            }
+            ("flaky", k) if n <= k.parse().unwrap_or(1) => Some(vendor_error(
+                &format!("{vendor}: rate limited"),
+                "rate_limited",
+                true,
+                Some(20),
+            )),
+            ("flaky", _) => None,
+            ("slow", ms) => {
+                tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(100))).await;
+                None
+            }
+            (other, _) => Some(CallToolResult::error(vec![ContentBlock::text(format!(
+                "unknown mode {other}"
+            ))])),
+        };
+        if let Some(f) = failure {
+            return Some(Ok(f));
+        }
+        let s = |k: &str| {
+            arg(req, k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let structured = match name {
+            "chat" => {
+                json!({"message": format!("{vendor} says: {}", s("message")), "model": arg(req, "model").cloned().unwrap_or(json!(format!("{vendor}-model"))), "vendor": vendor, "usage": {"prompt_tokens": 1, "completion_tokens": 3}, "finish_reason": "stop"})
+            }
+            "embed" => {
+                let inputs = match arg(req, "input") {
+                    Some(Value::Array(a)) => a.len(),
+                    _ => 1,
+                };
+                let v = 1.0 / (self.opts.dims as f64).sqrt();
+                json!({"embeddings": vec![vec![v; self.opts.dims]; inputs], "model": format!("{vendor}-embed"), "dimensions": self.opts.dims, "vendor": vendor})
+            }
+            "search_web" => {
+                json!({"results": [{"title": format!("{vendor} result for {}", s("query")), "url": "https://example.com/", "snippet": "…"}], "provider": vendor})
+            }
+            "get_weather" => {
+                json!({"location": s("location"), "temperature": 21.5, "description": "clear sky", "humidity": 40, "wind_speed": 3.2, "units": "metric", "provider": vendor})
+            }
+            _ => json!({"models": [{"id": format!("{vendor}-model"), "vendor": vendor}]}),
+        };
+        let mut r = text(format!("{vendor} answered {name} (call {n})"));
+        r.structured_content = Some(structured);
+        Some(Ok(r))
+    }
 }
 
 impl ServerHandler for Fixture {
@@ -168,6 +320,11 @@ impl ServerHandler for Fixture {
                 .to_owned()
         };
         let u = |k: &str, d: u64| arg(&req, k).and_then(Value::as_u64).unwrap_or(d);
+        if let Some(vendor) = &self.opts.vendor
+            && let Some(r) = self.vendor_call(vendor, &req, &cx).await
+        {
+            return r.map(Into::into);
+        }
         let result = match req.name.as_ref() {
             "echo" => text(format!("echo: {}", s("message"))),
             "add" => {
@@ -224,7 +381,10 @@ impl ServerHandler for Fixture {
                 text("written")
             }
             other if self.tools().iter().any(|t| t.name == other) => {
-                text(format!("{other}: {}", s("message")))
+                let args = Value::Object(req.arguments.clone().unwrap_or_default());
+                let mut r = text(format!("{other}: {args}"));
+                r.structured_content = Some(json!({"tool": other, "arguments": args}));
+                r
             }
             other => return Err(McpError::invalid_params(format!("no tool {other}"), None)),
         };
@@ -288,6 +448,8 @@ fn main() {
     let mut exit_at_start = None;
     let mut grandchild = false;
     let mut slow_start = 0u64;
+    let mut mode = "ok".to_owned();
+    opts.dims = 4;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--exit-at-start" => exit_at_start = args.next().and_then(|v| v.parse::<i32>().ok()),
@@ -297,6 +459,9 @@ fn main() {
             "--slow-start" => slow_start = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             "--long-names" => opts.long_names = true,
             "--tool" => opts.extra_tools.extend(args.next()),
+            "--vendor" => opts.vendor = args.next(),
+            "--mode" => mode = args.next().unwrap_or_else(|| "ok".into()),
+            "--dims" => opts.dims = args.next().and_then(|v| v.parse().ok()).unwrap_or(4),
             other => {
                 eprintln!("fixture: unknown flag {other}");
                 std::process::exit(64);
@@ -330,6 +495,8 @@ fn main() {
         .expect("runtime");
     rt.block_on(async move {
         let server = Fixture {
+            mode: Arc::new(Mutex::new(mode)),
+            vendor_calls: Arc::default(),
             opts: Arc::new(opts),
             calls: Arc::default(),
             added: Arc::default(),
