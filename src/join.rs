@@ -6,10 +6,12 @@ use std::{
     task::{Context, Poll},
 };
 
+/// A future and, once it is done, its output.
+type Slot<F> = (Pin<Box<F>>, Option<<F as Future>::Output>);
+
 /// Polls every future on the current task until all are done; outputs in input order.
 pub async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut slots: Vec<(Pin<Box<F>>, Option<F::Output>)> =
-        futures.into_iter().map(|f| (Box::pin(f), None)).collect();
+    let mut slots: Vec<Slot<F>> = futures.into_iter().map(|f| (Box::pin(f), None)).collect();
     std::future::poll_fn(|cx: &mut Context<'_>| {
         let mut pending = false;
         for (f, out) in slots.iter_mut() {

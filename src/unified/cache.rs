@@ -46,14 +46,14 @@ impl Cache {
     /// Stores an answer.
     pub fn put(&self, key: String, result: CallToolResult, now: Instant) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= CAPACITY && !entries.contains_key(&key) {
-            if let Some(oldest) = entries
+        let full = entries.len() >= CAPACITY && !entries.contains_key(&key);
+        if full
+            && let Some(oldest) = entries
                 .iter()
                 .min_by_key(|(_, (at, _))| *at)
                 .map(|(k, _)| k.clone())
-            {
-                entries.remove(&oldest);
-            }
+        {
+            entries.remove(&oldest);
         }
         entries.insert(key, (now, result));
     }
