@@ -3,11 +3,16 @@
 mod admin;
 mod call;
 mod capabilities;
+mod chat;
 mod check;
+mod embed;
 mod output;
 mod remote;
+mod sdk;
+mod search;
 mod serve;
 mod status;
+mod weather;
 
 use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
@@ -52,6 +57,14 @@ pub enum Command {
     Restart(admin::RestartArgs),
     /// Make the running instance re-read its config file.
     Reload,
+    /// Chat through the unified `chat` tool.
+    Chat(chat::Args),
+    /// Embed texts through the unified `embed` tool.
+    Embed(embed::Args),
+    /// Search the web through the unified `search_web` tool.
+    Search(search::Args),
+    /// Current weather through the unified `get_weather` tool.
+    Weather(weather::Args),
 }
 
 impl Command {
@@ -86,6 +99,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check => check::execute(&path),
         Command::Restart(args) => admin::restart(&path, args).await,
         Command::Reload => admin::reload(&path).await,
+        Command::Chat(args) => chat::execute(&path, args).await,
+        Command::Embed(args) => embed::execute(&path, args).await,
+        Command::Search(args) => search::execute(&path, args).await,
+        Command::Weather(args) => weather::execute(&path, args).await,
     }
 }
 

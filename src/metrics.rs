@@ -5,7 +5,7 @@
 
 use std::{sync::Mutex, time::Duration};
 
-use serde::{Deserialize, Serialize};
+pub use crate::report::{MetricsSnapshot, Percentiles};
 
 /// Samples kept per series.
 pub const WINDOW: usize = 1024;
@@ -59,34 +59,6 @@ impl Ring {
             max: sorted[sorted.len() - 1],
         })
     }
-}
-
-/// Percentiles of a series, in microseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Percentiles {
-    /// Median.
-    pub p50: u64,
-    /// 95th percentile.
-    pub p95: u64,
-    /// 99th percentile.
-    pub p99: u64,
-    /// Largest in the window.
-    pub max: u64,
-}
-
-/// What status shows for a series.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MetricsSnapshot {
-    /// Calls since start.
-    pub calls: u64,
-    /// Of which failed (JSON-RPC error or `isError` result).
-    pub errors: u64,
-    /// Total call latency over the window, µs.
-    pub latency_us: Option<Percentiles>,
-    /// Time spent in the orchestrator itself (total minus waiting on the child), µs.
-    pub overhead_us: Option<Percentiles>,
-    /// The last error message.
-    pub last_error: Option<String>,
 }
 
 impl CallMetrics {

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use indexmap::IndexMap;
+
+pub use crate::report::{CapabilitiesReport, ServerCapabilities, ToolEntry};
 use rmcp::{
     ErrorData,
     model::{CallToolRequestParams, CallToolResult, ContentBlock, Tool, ToolAnnotations},
 };
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::{control, orchestrator::Orchestrator};
@@ -18,41 +19,6 @@ pub const STATUS: &str = "orchestrator_status";
 pub const CAPABILITIES: &str = "orchestrator_capabilities";
 /// Names no child tool may take.
 pub const NAMES: &[&str] = &[STATUS, CAPABILITIES];
-
-/// Everything the host would see, by server: what `capabilities` prints.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CapabilitiesReport {
-    /// The orchestrator's own tools.
-    pub orchestrator: Vec<String>,
-    /// Unified tool → vendor chain.
-    pub unified: std::collections::BTreeMap<String, Vec<String>>,
-    /// Per server, in config order.
-    pub servers: IndexMap<String, ServerCapabilities>,
-}
-
-/// One server's part of the surface.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ServerCapabilities {
-    /// Its state.
-    pub state: crate::supervisor::ServerState,
-    /// Its tools as the host sees them.
-    pub tools: Vec<ToolEntry>,
-    /// Its prompts as the host sees them.
-    pub prompts: Vec<String>,
-    /// Resource URIs and templates it serves.
-    pub resources: Vec<String>,
-}
-
-/// One tool.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ToolEntry {
-    /// Host-facing name.
-    pub name: String,
-    /// The child's own name.
-    pub tool: String,
-    /// Its description.
-    pub description: Option<String>,
-}
 
 /// Builds the capabilities report from the current surface.
 pub fn capabilities(orch: &Orchestrator) -> CapabilitiesReport {

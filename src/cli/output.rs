@@ -19,6 +19,11 @@ pub fn error(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "error: {text}");
 }
 
+/// Writes a side note (how a request was served) to stderr, keeping stdout for the answer.
+pub fn note(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
 /// Writes a warning to stderr.
 pub fn warn(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "warning: {text}");

@@ -310,8 +310,10 @@ impl Validator<'_> {
                 failure_rate: match raw.breaker_failure_rate {
                     Some(r) if r > 0.0 && r <= 1.0 => r,
                     Some(_) => {
-                        return Err(self
-                            .invalid("orchestrator.breaker_failure_rate", "must be within (0, 1]"));
+                        return Err(self.invalid(
+                            "orchestrator.breaker_failure_rate",
+                            "must be within (0, 1]",
+                        ));
                     }
                     None => d.breaker.failure_rate,
                 },

@@ -3,68 +3,12 @@
 
 use std::{fmt, sync::Arc};
 
+pub use crate::report::ServerState;
 use rmcp::{
     Peer, RoleClient,
     model::{Prompt, Resource, ResourceTemplate, ServerCapabilities, Tool},
 };
-use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
-
-/// The contract's server states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ServerState {
-    /// Spawned, handshake or first listing under way.
-    Starting,
-    /// Initialized and its lists fetched; calls are routed to it.
-    Running,
-    /// Running but missed health pings; calls still go to it until it is restarted.
-    Unhealthy,
-    /// Crashed or was found hung; waiting out the backoff before the next start.
-    Restarting,
-    /// Crashed too often within the restart window; stays so until a config change or an
-    /// explicit restart.
-    Failed,
-    /// Some `required_env` variable is unset; never started.
-    MissingEnv,
-    /// `disabled: true` in the config.
-    Disabled,
-    /// Stopped by the orchestrator (shutdown or removal).
-    Stopped,
-}
-
-impl ServerState {
-    /// The contract's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Starting => "starting",
-            Self::Running => "running",
-            Self::Unhealthy => "unhealthy",
-            Self::Restarting => "restarting",
-            Self::Failed => "failed",
-            Self::MissingEnv => "missing_env",
-            Self::Disabled => "disabled",
-            Self::Stopped => "stopped",
-        }
-    }
-
-    /// Whether calls may be routed to the child.
-    pub fn serves_calls(self) -> bool {
-        matches!(self, Self::Running | Self::Unhealthy)
-    }
-
-    /// Whether the state will not change without outside action: what one-shot commands such as
-    /// `status` wait for.
-    pub fn is_settled(self) -> bool {
-        !matches!(self, Self::Starting | Self::Restarting)
-    }
-}
-
-impl fmt::Display for ServerState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Everything the rest of the orchestrator may know about one child, published as a whole.
 #[derive(Clone)]

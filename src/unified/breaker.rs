@@ -5,7 +5,7 @@
 
 use std::{collections::VecDeque, time::Duration};
 
-use serde::{Deserialize, Serialize};
+pub use crate::report::CircuitState;
 use tokio::time::Instant;
 
 /// Breaker settings.
@@ -30,18 +30,6 @@ impl Default for BreakerConfig {
             cooldown: Duration::from_secs(30),
         }
     }
-}
-
-/// What `status` shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CircuitState {
-    /// Calls flow.
-    Closed,
-    /// Calls are skipped until the cool-down ends.
-    Open,
-    /// One probe is allowed to decide.
-    HalfOpen,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -10,7 +10,6 @@ use rmcp::{
     },
     service::RequestContext,
 };
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
@@ -20,6 +19,7 @@ use super::{
     cache,
     outcome::{Outcome, classify},
 };
+pub use crate::report::{Attempt, Routing};
 use crate::{
     error::RouteError, join::join_all, orchestrator::Orchestrator, server::forward,
     supervisor::ServerState, supervisor::backoff::Backoff,
@@ -30,34 +30,6 @@ pub const ROUTING_META: &str = "mcp-orchestrator/routing";
 
 /// Same-vendor retry pacing: short, because the deadline covers every vendor.
 const RETRY: Backoff = Backoff::RETRY;
-
-/// One attempt, as the result reports it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Attempt {
-    /// The vendor.
-    pub vendor: String,
-    /// `ok`, `failed`, `skipped` or `caller_error`.
-    pub outcome: &'static str,
-    /// Why it failed or was skipped.
-    pub error: Option<String>,
-    /// Time spent on it.
-    pub ms: f64,
-}
-
-/// How a unified request was served.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Routing {
-    /// The vendor that answered.
-    pub vendor: Option<String>,
-    /// Every attempt, in order.
-    pub attempts: Vec<Attempt>,
-    /// Total time.
-    pub total_ms: f64,
-    /// Time spent in the orchestrator itself (total minus vendors and backoff sleeps).
-    pub overhead_ms: f64,
-    /// Answered from the cache.
-    pub cached: bool,
-}
 
 struct Controls {
     vendor: Option<String>,
@@ -245,7 +217,7 @@ impl Run<'_> {
     fn skip(&mut self, vendor: &str, why: String) {
         self.routing.attempts.push(Attempt {
             vendor: vendor.to_owned(),
-            outcome: "skipped",
+            outcome: "skipped".into(),
             error: Some(why),
             ms: 0.0,
         });
@@ -346,10 +318,10 @@ impl Run<'_> {
                 unified.breaker(vendor, |b| b.abandon());
                 return Step::Stop;
             }
-            let record = |run: &mut Self, outcome, error| {
+            let record = |run: &mut Self, outcome: &str, error| {
                 run.routing.attempts.push(Attempt {
                     vendor: vendor.to_owned(),
-                    outcome,
+                    outcome: outcome.to_owned(),
                     error,
                     ms: ms(took),
                 });
@@ -469,14 +441,14 @@ impl Run<'_> {
                     }
                     self.routing.attempts.push(Attempt {
                         vendor,
-                        outcome: "ok",
+                        outcome: "ok".into(),
                         error: None,
                         ms: ms(took),
                     });
                 }
                 Outcome::VendorFailure(f) => self.routing.attempts.push(Attempt {
                     vendor,
-                    outcome: "failed",
+                    outcome: "failed".into(),
                     error: Some(f.message),
                     ms: ms(took),
                 }),
@@ -487,7 +459,7 @@ impl Run<'_> {
                     };
                     self.routing.attempts.push(Attempt {
                         vendor,
-                        outcome: "caller_error",
+                        outcome: "caller_error".into(),
                         error: Some(error),
                         ms: ms(took),
                     });

@@ -8,5 +8,6 @@ mod cli;
 mod peers;
 mod protocol;
 mod reload;
+mod sdk;
 mod supervision;
 mod unified;

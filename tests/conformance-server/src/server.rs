@@ -22,8 +22,8 @@ use rmcp::{
         DiscoverRequestMethod, DiscoverResult, ElicitRequestParams, GetPromptRequestParams,
         GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
         ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, LoggingLevel,
-        LoggingMessageNotificationParam, PaginatedRequestParams, ProgressNotificationParam,
-        Prompt, PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
+        LoggingMessageNotificationParam, PaginatedRequestParams, ProgressNotificationParam, Prompt,
+        PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
         ReadResourceResult, Reference, Resource, ResourceContents, ResourceTemplate, Role,
         ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscribeRequestParams, Tool,
         UnsubscribeRequestParams,
@@ -35,9 +35,11 @@ use serde_json::{Map, Value, json};
 use crate::http::Reconnect;
 
 /// A 1×1 PNG (generated for this crate).
-pub const PNG_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR42mNQmPAAAAJkAZEuV/NGAAAAAElFTkSuQmCC";
+pub const PNG_BASE64: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR42mNQmPAAAAJkAZEuV/NGAAAAAElFTkSuQmCC";
 /// A 4-sample, 8 kHz, 16-bit mono WAV of silence (generated for this crate).
-pub const WAV_BASE64: &str = "UklGRiwAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQgAAAAAAAAAAAAAAA==";
+pub const WAV_BASE64: &str =
+    "UklGRiwAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQgAAAAAAAAAAAAAAA==";
 
 const LOGGER: &str = "mcp-conformance-server";
 const TEMPLATE_PREFIX: &str = "test://template/";
@@ -80,8 +82,8 @@ impl ConformanceServer {
         if severity(level) < severity(threshold) {
             return;
         }
-        let param = LoggingMessageNotificationParam::new(level, Value::from(message))
-            .with_logger(LOGGER);
+        let param =
+            LoggingMessageNotificationParam::new(level, Value::from(message)).with_logger(LOGGER);
         if let Err(error) = ctx.peer.notify_logging_message(param).await {
             tracing::warn!(%error, "could not send a log notification");
         }
@@ -159,7 +161,9 @@ impl ConformanceServer {
                 };
                 ok(vec![ContentBlock::text(text)])
             }
-            "test_error_handling" => tool_error("This tool intentionally returns an error for testing"),
+            "test_error_handling" => {
+                tool_error("This tool intentionally returns an error for testing")
+            }
             "test_reconnection" => {
                 if let Some(reconnect) = &self.reconnect {
                     reconnect.close_and_await_resume(ctx).await;
@@ -171,13 +175,17 @@ impl ConformanceServer {
             }
             "test_sampling" => {
                 let Some(prompt) = args.get("prompt").and_then(Value::as_str) else {
-                    return Ok(invalid_args("test_sampling needs a string argument `prompt`"));
+                    return Ok(invalid_args(
+                        "test_sampling needs a string argument `prompt`",
+                    ));
                 };
                 self.sampling(prompt, ctx).await
             }
             "test_elicitation" => {
                 let Some(message) = args.get("message").and_then(Value::as_str) else {
-                    return Ok(invalid_args("test_elicitation needs a string argument `message`"));
+                    return Ok(invalid_args(
+                        "test_elicitation needs a string argument `message`",
+                    ));
                 };
                 let schema = json!({
                     "type": "object",
@@ -306,7 +314,11 @@ impl ConformanceServer {
         label: &str,
         ctx: &RequestContext<RoleServer>,
     ) -> CallToolResult {
-        if ctx.client_capabilities().and_then(|c| c.elicitation).is_none() {
+        if ctx
+            .client_capabilities()
+            .and_then(|c| c.elicitation)
+            .is_none()
+        {
             return tool_error("The client did not declare the elicitation capability");
         }
         let params = json!({"message": message, "requestedSchema": requested_schema});
@@ -407,10 +419,13 @@ impl ServerHandler for ConformanceServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
         Ok(ListResourceTemplatesResult::with_all_items(vec![
-            ResourceTemplate::new(format!("{TEMPLATE_PREFIX}{{id}}{TEMPLATE_SUFFIX}"), "template")
-                .with_title("Resource Template")
-                .with_description("A resource template with parameter substitution")
-                .with_mime_type("application/json"),
+            ResourceTemplate::new(
+                format!("{TEMPLATE_PREFIX}{{id}}{TEMPLATE_SUFFIX}"),
+                "template",
+            )
+            .with_title("Resource Template")
+            .with_description("A resource template with parameter substitution")
+            .with_mime_type("application/json"),
         ]))
     }
 
@@ -584,9 +599,15 @@ impl ServerHandler for ConformanceServer {
             (Reference::Prompt(p), "resourceUri")
                 if p.name == "test_prompt_with_embedded_resource" =>
             {
-                &["test://static-text", "test://static-binary", "test://watched-resource"]
+                &[
+                    "test://static-text",
+                    "test://static-binary",
+                    "test://watched-resource",
+                ]
             }
-            (Reference::Resource(r), "id") if r.uri == format!("{TEMPLATE_PREFIX}{{id}}{TEMPLATE_SUFFIX}") => {
+            (Reference::Resource(r), "id")
+                if r.uri == format!("{TEMPLATE_PREFIX}{{id}}{TEMPLATE_SUFFIX}") =>
+            {
                 &["1", "123", "42"]
             }
             _ => &[],
@@ -753,7 +774,10 @@ mod tests {
                 .expect("parses");
         let wire = serde_json::to_value(&params).expect("serializes");
         for (name, property) in schema["properties"].as_object().expect("object") {
-            assert_eq!(&wire["requestedSchema"]["properties"][name], property, "{name}");
+            assert_eq!(
+                &wire["requestedSchema"]["properties"][name], property,
+                "{name}"
+            );
         }
     }
 }

@@ -1,0 +1,339 @@
+//! Rust client SDK for MCP Orchestrator.
+//!
+//! [`Client`] starts `mcp-orchestrator serve` on a config (or any stdio MCP server command) and
+//! talks MCP to it over the child's stdin/stdout. The unified tools come with typed requests and
+//! answers; every other tool is reachable through [`Client::call_tool`]. Every unified answer says
+//! which vendor served it and how ([`Routing`]).
+//!
+//! ```no_run
+//! use mcp_orchestrator::client::{ChatRequest, Client};
+//!
+//! # async fn demo() -> Result<(), mcp_orchestrator::client::ClientError> {
+//! let client = Client::spawn("config/mcp_servers.json").await?;
+//! let answer = client.chat(ChatRequest::new("Name a colour.").temperature(0.0)).await?;
+//! println!("{} (from {:?})", answer.message, answer.routing.vendor);
+//! client.close().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! One-shot helpers ([`chat`], [`embed`], [`search`], [`weather`]) start the orchestrator, make
+//! one request and stop it. Build with `default-features = false, features = ["client"]` to
+//! compile the SDK without the orchestrator.
+
+mod types;
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use rmcp::{
+    RoleClient, ServiceExt,
+    model::{CallToolRequestParams, CallToolResult},
+    service::RunningService,
+    transport::async_rw::AsyncRwTransport,
+};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use tokio::process::{Child, Command};
+
+pub use types::{
+    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, Message, Model, RouteOptions,
+    SearchRequest, SearchResponse, SearchResult, Units, WeatherRequest, WeatherResponse,
+};
+
+pub use crate::report::{Attempt, CapabilitiesReport, Routing, StatusReport};
+
+/// The variable naming the `mcp-orchestrator` binary to start, when it is not on `PATH`.
+pub const BIN_ENV: &str = "MCP_ORCHESTRATOR_BIN";
+
+/// What can go wrong talking to the orchestrator.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The process could not be started.
+    #[error("cannot start `{program}`: {source}")]
+    Spawn {
+        /// What was run.
+        program: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The MCP session could not be set up or broke.
+    #[error("MCP session with the orchestrator failed: {0}")]
+    Session(String),
+    /// A JSON-RPC error (bad arguments, unknown tool, a server that is down…).
+    #[error("{tool}: {source}")]
+    Rpc {
+        /// The tool called.
+        tool: String,
+        /// The error.
+        source: rmcp::ServiceError,
+    },
+    /// The tool ran and failed (`isError`): the message says why, the routing what was tried.
+    #[error("{tool} failed: {message}")]
+    Tool {
+        /// The tool called.
+        tool: String,
+        /// The tool's own message.
+        message: String,
+        /// For unified tools, every vendor tried and why each failed.
+        routing: Option<Routing>,
+    },
+    /// The answer did not have the expected shape.
+    #[error("{tool}: unexpected answer: {source}")]
+    Decode {
+        /// The tool called.
+        tool: String,
+        /// The decoding error.
+        source: serde_json::Error,
+    },
+}
+
+/// A session with an orchestrator (or any MCP server) running as a child process.
+pub struct Client {
+    service: RunningService<RoleClient, ()>,
+    child: Option<Child>,
+}
+
+impl Client {
+    /// Starts `mcp-orchestrator --config CONFIG serve` and connects to it. The binary is
+    /// `$MCP_ORCHESTRATOR_BIN`, else the one next to the running executable, else `PATH`'s.
+    pub async fn spawn(config: impl AsRef<Path>) -> Result<Self, ClientError> {
+        Self::spawn_with(orchestrator_bin(), config).await
+    }
+
+    /// Like [`Client::spawn`], with an explicit binary.
+    pub async fn spawn_with(
+        bin: impl AsRef<Path>,
+        config: impl AsRef<Path>,
+    ) -> Result<Self, ClientError> {
+        let mut cmd = Command::new(bin.as_ref());
+        cmd.arg("--config").arg(config.as_ref()).arg("serve");
+        Self::from_command(cmd).await
+    }
+
+    /// Starts any stdio MCP server command and connects to it.
+    pub async fn from_command(mut cmd: Command) -> Result<Self, ClientError> {
+        let program = format!("{:?}", cmd.as_std().get_program());
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        let mut child = cmd
+            .spawn()
+            .map_err(|source| ClientError::Spawn { program, source })?;
+        let (Some(stdout), Some(stdin)) = (child.stdout.take(), child.stdin.take()) else {
+            return Err(ClientError::Session("the child has no stdio pipes".into()));
+        };
+        let transport = AsyncRwTransport::new_client(stdout, stdin);
+        let service = ().serve(transport).await.map_err(|e| ClientError::Session(e.to_string()))?;
+        Ok(Self {
+            service,
+            child: Some(child),
+        })
+    }
+
+    /// Wraps an established session (e.g. over a socket).
+    pub fn from_service(service: RunningService<RoleClient, ()>) -> Self {
+        Self {
+            service,
+            child: None,
+        }
+    }
+
+    /// `chat` on the first vendor that works.
+    pub async fn chat(&self, req: impl Into<ChatRequest>) -> Result<ChatResponse, ClientError> {
+        self.typed("chat", req.into().to_arguments()).await
+    }
+
+    /// `embed`.
+    pub async fn embed(&self, req: EmbedRequest) -> Result<EmbedResponse, ClientError> {
+        self.typed("embed", req.to_arguments()).await
+    }
+
+    /// `search_web`.
+    pub async fn search_web(
+        &self,
+        req: impl Into<SearchRequest>,
+    ) -> Result<SearchResponse, ClientError> {
+        self.typed("search_web", req.into().to_arguments()).await
+    }
+
+    /// `get_weather`.
+    pub async fn get_weather(
+        &self,
+        req: impl Into<WeatherRequest>,
+    ) -> Result<WeatherResponse, ClientError> {
+        self.typed("get_weather", req.into().to_arguments()).await
+    }
+
+    /// Every vendor's models.
+    pub async fn list_models(&self) -> Result<Vec<Model>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Models {
+            models: Vec<Model>,
+        }
+        let m: Models = self.typed("list_models", Map::new()).await?;
+        Ok(m.models)
+    }
+
+    /// Every tool the host would see, by server.
+    pub async fn capabilities(&self) -> Result<CapabilitiesReport, ClientError> {
+        self.typed("orchestrator_capabilities", Map::new()).await
+    }
+
+    /// The state of every server.
+    pub async fn status(&self) -> Result<StatusReport, ClientError> {
+        self.typed("orchestrator_status", Map::new()).await
+    }
+
+    /// Names of every tool offered.
+    pub async fn tool_names(&self) -> Result<Vec<String>, ClientError> {
+        let tools = self
+            .service
+            .list_all_tools()
+            .await
+            .map_err(|source| ClientError::Rpc {
+                tool: "tools/list".into(),
+                source,
+            })?;
+        Ok(tools.into_iter().map(|t| t.name.to_string()).collect())
+    }
+
+    /// Calls any tool; an `isError` result is returned as it is, not as an error.
+    pub async fn call_tool(
+        &self,
+        name: &str,
+        arguments: Value,
+    ) -> Result<CallToolResult, ClientError> {
+        let mut params = CallToolRequestParams::new(name.to_owned());
+        if let Value::Object(map) = arguments {
+            params = params.with_arguments(map);
+        }
+        self.service
+            .call_tool(params)
+            .await
+            .map_err(|source| ClientError::Rpc {
+                tool: name.to_owned(),
+                source,
+            })
+    }
+
+    async fn typed<T: DeserializeOwned>(
+        &self,
+        tool: &str,
+        args: Map<String, Value>,
+    ) -> Result<T, ClientError> {
+        let r = self.call_tool(tool, Value::Object(args)).await?;
+        let structured = r.structured_content.clone().unwrap_or(Value::Null);
+        if r.is_error == Some(true) {
+            let message = r
+                .content
+                .iter()
+                .find_map(|c| c.as_text().map(|t| t.text.clone()))
+                .unwrap_or_else(|| "failed".into());
+            let routing = structured
+                .get("routing")
+                .and_then(|v| serde_json::from_value(v.clone()).ok());
+            return Err(ClientError::Tool {
+                tool: tool.to_owned(),
+                message,
+                routing,
+            });
+        }
+        serde_json::from_value(structured).map_err(|source| ClientError::Decode {
+            tool: tool.to_owned(),
+            source,
+        })
+    }
+
+    /// Ends the session; the orchestrator then stops its servers and exits.
+    pub async fn close(mut self) {
+        let _ = self.service.close().await;
+        if let Some(mut child) = self.child.take() {
+            // Closing stdin is the orchestrator's signal to stop; give it time to stop its children.
+            if tokio::time::timeout(Duration::from_secs(10), child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.kill().await;
+            }
+        }
+    }
+}
+
+/// The `mcp-orchestrator` binary to start.
+pub fn orchestrator_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os(BIN_ENV).filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().ok();
+    // Next to us (an installed tool), or one level up (a cargo example or test in target/*/).
+    let candidates = exe.iter().flat_map(|e| {
+        let dir = e.parent().map(Path::to_path_buf);
+        let up = dir.as_ref().and_then(|d| d.parent().map(Path::to_path_buf));
+        [dir, up]
+            .into_iter()
+            .flatten()
+            .map(|d| d.join("mcp-orchestrator"))
+    });
+    for c in candidates {
+        if c.is_file() {
+            return c;
+        }
+    }
+    PathBuf::from("mcp-orchestrator")
+}
+
+/// Starts the orchestrator on `config`, runs `f`, stops it.
+async fn one_shot<T>(
+    config: &Path,
+    f: impl AsyncFnOnce(&Client) -> Result<T, ClientError>,
+) -> Result<T, ClientError> {
+    let client = Client::spawn(config).await?;
+    let out = f(&client).await;
+    client.close().await;
+    out
+}
+
+/// One `chat` round: the reply text.
+pub async fn chat(config: impl AsRef<Path>, message: &str) -> Result<String, ClientError> {
+    one_shot(config.as_ref(), async |c| {
+        c.chat(message).await.map(|r| r.message)
+    })
+    .await
+}
+
+/// Embeddings of `texts`.
+pub async fn embed<S: Into<String>>(
+    config: impl AsRef<Path>,
+    texts: impl IntoIterator<Item = S>,
+) -> Result<Vec<Vec<f32>>, ClientError> {
+    let req = EmbedRequest::new(texts);
+    one_shot(config.as_ref(), async |c| {
+        c.embed(req).await.map(|r| r.embeddings)
+    })
+    .await
+}
+
+/// Web search results for `query`.
+pub async fn search(
+    config: impl AsRef<Path>,
+    query: &str,
+) -> Result<Vec<SearchResult>, ClientError> {
+    one_shot(config.as_ref(), async |c| {
+        c.search_web(query).await.map(|r| r.results)
+    })
+    .await
+}
+
+/// Current weather at `location`.
+pub async fn weather(
+    config: impl AsRef<Path>,
+    location: &str,
+) -> Result<WeatherResponse, ClientError> {
+    one_shot(config.as_ref(), async |c| c.get_weather(location).await).await
+}

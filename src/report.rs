@@ -1,0 +1,285 @@
+//! The data the orchestrator reports and a client reads: server states, status and
+//! capabilities reports, metrics, and how a unified request was routed. Plain serde types, built
+//! with or without the `server` feature, so the client SDK shares them without compiling the
+//! orchestrator.
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+/// The contract's server states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerState {
+    /// Spawned, handshake or first listing under way.
+    Starting,
+    /// Initialized and its lists fetched; calls are routed to it.
+    Running,
+    /// Running but missed health pings; calls still go to it until it is restarted.
+    Unhealthy,
+    /// Crashed or was found hung; waiting out the backoff before the next start.
+    Restarting,
+    /// Crashed too often within the restart window; stays so until a config change or an
+    /// explicit restart.
+    Failed,
+    /// Some `required_env` variable is unset; never started.
+    MissingEnv,
+    /// `disabled: true` in the config.
+    Disabled,
+    /// Stopped by the orchestrator (shutdown or removal).
+    Stopped,
+}
+
+impl ServerState {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Running => "running",
+            Self::Unhealthy => "unhealthy",
+            Self::Restarting => "restarting",
+            Self::Failed => "failed",
+            Self::MissingEnv => "missing_env",
+            Self::Disabled => "disabled",
+            Self::Stopped => "stopped",
+        }
+    }
+
+    /// Whether calls may be routed to the child.
+    pub fn serves_calls(self) -> bool {
+        matches!(self, Self::Running | Self::Unhealthy)
+    }
+
+    /// Whether the state will not change without outside action: what one-shot commands such as
+    /// `status` wait for.
+    pub fn is_settled(self) -> bool {
+        !matches!(self, Self::Starting | Self::Restarting)
+    }
+}
+
+impl std::fmt::Display for ServerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What `status` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CircuitState {
+    /// Calls flow.
+    Closed,
+    /// Calls are skipped until the cool-down ends.
+    Open,
+    /// One probe is allowed to decide.
+    HalfOpen,
+}
+
+/// Percentiles of a series, in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: u64,
+    /// 95th percentile.
+    pub p95: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Largest in the window.
+    pub max: u64,
+}
+
+/// What status shows for a series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricsSnapshot {
+    /// Calls since start.
+    pub calls: u64,
+    /// Of which failed (JSON-RPC error or `isError` result).
+    pub errors: u64,
+    /// Total call latency over the window, µs.
+    pub latency_us: Option<Percentiles>,
+    /// Time spent in the orchestrator itself (total minus waiting on the child), µs.
+    pub overhead_us: Option<Percentiles>,
+    /// The last error message.
+    pub last_error: Option<String>,
+}
+
+/// The whole report, in the contract's shape.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// Per server, in config order.
+    pub servers: IndexMap<String, ServerReport>,
+    /// Unified tool → vendor chain.
+    pub routing: BTreeMap<String, Vec<String>>,
+    /// The config file in use.
+    pub config: String,
+    /// Why the last reload was refused (the running config is the previous one), if it was.
+    pub config_error: Option<String>,
+    /// Per unified tool that has been called: counts, errors, latency, overhead.
+    #[serde(default)]
+    pub unified: BTreeMap<String, MetricsSnapshot>,
+}
+
+/// One server's line in the report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerReport {
+    /// Contract state.
+    pub state: ServerState,
+    /// Unset required variables (names only).
+    pub missing_env: Vec<String>,
+    /// Process id.
+    pub pid: Option<u32>,
+    /// Restarts so far.
+    pub restarts: u32,
+    /// Tool names as the child calls them.
+    pub tools: Vec<String>,
+    /// Last failure with stderr context (secrets redacted).
+    pub last_error: Option<String>,
+    /// Seconds since it reached running.
+    pub uptime_s: Option<f64>,
+    /// Display name from the config.
+    pub name: Option<String>,
+    /// Description from the config.
+    pub description: Option<String>,
+    /// Negotiated protocol version.
+    pub protocol_version: Option<String>,
+    /// The child's name and version.
+    pub server_info: Option<String>,
+    /// Prompt count.
+    pub prompts: usize,
+    /// Resource count.
+    pub resources: usize,
+    /// Calls routed to it: counts, errors, latency and router overhead percentiles.
+    pub metrics: MetricsSnapshot,
+    /// Its circuit breaker, once it has served a unified tool.
+    #[serde(default)]
+    pub circuit: Option<CircuitState>,
+}
+
+impl StatusReport {
+    /// Human-readable rendering for the terminal.
+    pub fn to_text(&self) -> String {
+        let mut out = format!("config: {}\n", self.config);
+        if let Some(e) = &self.config_error {
+            out.push_str(&format!(
+                "config reload refused (previous config still running): {e}\n"
+            ));
+        }
+        let width = self
+            .servers
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        out.push_str(&format!(
+            "{:width$}  {:11}  {:>7}  {:>8}  {:>5}  {:>8}  {:>6}  {:>6}  {:>9}\n",
+            "SERVER", "STATE", "PID", "RESTARTS", "TOOLS", "UPTIME", "CALLS", "ERRORS", "P50/P99ms"
+        ));
+        for (id, s) in &self.servers {
+            let pid = s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+            let up = s
+                .uptime_s
+                .map(|u| format!("{u:.1}s"))
+                .unwrap_or_else(|| "-".into());
+            let lat = s
+                .metrics
+                .latency_us
+                .map(|p| format!("{:.1}/{:.1}", p.p50 as f64 / 1000.0, p.p99 as f64 / 1000.0))
+                .unwrap_or_else(|| "-".into());
+            out.push_str(&format!(
+                "{id:width$}  {:11}  {pid:>7}  {:>8}  {:>5}  {up:>8}  {:>6}  {:>6}  {lat:>9}\n",
+                s.state.as_str(),
+                s.restarts,
+                s.tools.len(),
+                s.metrics.calls,
+                s.metrics.errors,
+            ));
+            if !s.missing_env.is_empty() {
+                out.push_str(&format!(
+                    "{:width$}  missing env: {}\n",
+                    "",
+                    s.missing_env.join(", ")
+                ));
+            }
+            if let Some(e) = &s.last_error {
+                let first = e.lines().next().unwrap_or_default();
+                out.push_str(&format!("{:width$}  last error: {first}\n", ""));
+            }
+        }
+        if !self.routing.is_empty() {
+            out.push_str("\nrouting:\n");
+            for (tool, chain) in &self.routing {
+                let m = self.unified.get(tool);
+                let calls = m
+                    .map(|m| format!("  ({} calls, {} errors)", m.calls, m.errors))
+                    .unwrap_or_default();
+                out.push_str(&format!("  {tool}: {}{calls}\n", chain.join(" → ")));
+            }
+        }
+        out
+    }
+}
+
+/// Everything the host would see, by server: what `capabilities` prints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CapabilitiesReport {
+    /// The orchestrator's own tools.
+    pub orchestrator: Vec<String>,
+    /// Unified tool → vendor chain.
+    pub unified: std::collections::BTreeMap<String, Vec<String>>,
+    /// Per server, in config order.
+    pub servers: IndexMap<String, ServerCapabilities>,
+}
+
+/// One server's part of the surface.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerCapabilities {
+    /// Its state.
+    pub state: ServerState,
+    /// Its tools as the host sees them.
+    pub tools: Vec<ToolEntry>,
+    /// Its prompts as the host sees them.
+    pub prompts: Vec<String>,
+    /// Resource URIs and templates it serves.
+    pub resources: Vec<String>,
+}
+
+/// One tool.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ToolEntry {
+    /// Host-facing name.
+    pub name: String,
+    /// The child's own name.
+    pub tool: String,
+    /// Its description.
+    pub description: Option<String>,
+}
+
+/// One attempt, as the result reports it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attempt {
+    /// The vendor.
+    pub vendor: String,
+    /// `ok`, `failed`, `skipped` or `caller_error`.
+    pub outcome: String,
+    /// Why it failed or was skipped.
+    pub error: Option<String>,
+    /// Time spent on it.
+    pub ms: f64,
+}
+
+/// How a unified request was served.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Routing {
+    /// The vendor that answered.
+    pub vendor: Option<String>,
+    /// Every attempt, in order.
+    pub attempts: Vec<Attempt>,
+    /// Total time.
+    pub total_ms: f64,
+    /// Time spent in the orchestrator itself (total minus vendors and backoff sleeps).
+    pub overhead_ms: f64,
+    /// Answered from the cache.
+    pub cached: bool,
+}
