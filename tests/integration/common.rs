@@ -47,6 +47,24 @@ pub fn fixture_bin() -> PathBuf {
     .clone()
 }
 
+/// The vendor servers' binary, built once per run; it lands next to `mcp-orchestrator`, which is
+/// where the default config's bare `mcp-vendor` command is looked up.
+pub fn vendor_bin() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let target = orchestrator_bin().parent().expect("target dir").to_owned();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--quiet", "-p", "mcp-vendors"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build for the vendor servers");
+        assert!(status.success(), "building mcp-vendors failed");
+        target.join("mcp-vendor")
+    })
+    .clone()
+}
+
 /// A config file in a temporary directory that lives as long as this value.
 pub struct TempConfig {
     pub dir: tempfile::TempDir,
@@ -118,7 +136,13 @@ pub struct Host {
 impl Host {
     /// Starts `serve` on `config` and completes `initialize`.
     pub async fn start(config: &Path) -> Self {
+        Self::start_with_env(config, &[]).await
+    }
+
+    /// Like [`Host::start`], with extra environment variables for the orchestrator.
+    pub async fn start_with_env(config: &Path, env: &[(&str, String)]) -> Self {
         let mut process = tokio::process::Command::new(orchestrator_bin())
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .args(["--config", config.to_str().unwrap(), "serve"])
             .env("MCP_ORCHESTRATOR_LOG", "info")
             .env("XDG_RUNTIME_DIR", config.parent().unwrap())

@@ -11,3 +11,4 @@ mod reload;
 mod sdk;
 mod supervision;
 mod unified;
+mod vendors;
