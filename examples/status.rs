@@ -12,7 +12,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "config/mcp_servers.json".into());
     let client = Client::spawn(&config).await?;
-    let status = client.status().await;
+    let status = client.wait_ready(std::time::Duration::from_secs(60)).await;
     let tools = client.tool_names().await;
     client.close().await;
     let status = status?;

@@ -1,25 +1,4 @@
-//! Rust client SDK for MCP Orchestrator.
-//!
-//! [`Client`] starts `mcp-orchestrator serve` on a config (or any stdio MCP server command) and
-//! talks MCP to it over the child's stdin/stdout. The unified tools come with typed requests and
-//! answers; every other tool is reachable through [`Client::call_tool`]. Every unified answer says
-//! which vendor served it and how ([`Routing`]).
-//!
-//! ```no_run
-//! use mcp_orchestrator::client::{ChatRequest, Client};
-//!
-//! # async fn demo() -> Result<(), mcp_orchestrator::client::ClientError> {
-//! let client = Client::spawn("config/mcp_servers.json").await?;
-//! let answer = client.chat(ChatRequest::new("Name a colour.").temperature(0.0)).await?;
-//! println!("{} (from {:?})", answer.message, answer.routing.vendor);
-//! client.close().await;
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! One-shot helpers ([`chat`], [`embed`], [`search`], [`weather`]) start the orchestrator, make
-//! one request and stop it. Build with `default-features = false, features = ["client"]` to
-//! compile the SDK without the orchestrator.
+#![doc = include_str!("client/README.md")]
 
 mod types;
 
@@ -188,6 +167,21 @@ impl Client {
     /// The state of every server.
     pub async fn status(&self) -> Result<StatusReport, ClientError> {
         self.typed("orchestrator_status", Map::new()).await
+    }
+
+    /// Waits until no server is still starting or restarting (or `limit` passes), and returns
+    /// the status then. Servers start in the background, so a status taken right after
+    /// [`Client::spawn`] shows them `starting`.
+    pub async fn wait_ready(&self, limit: Duration) -> Result<StatusReport, ClientError> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let status = self.status().await?;
+            let settled = status.servers.values().all(|s| s.state.is_settled());
+            if settled || tokio::time::Instant::now() >= deadline {
+                return Ok(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Names of every tool offered.

@@ -50,6 +50,13 @@ pub async fn request(
     let options = PeerRequestOptions::with_timeout(timeout)
         .reset_timeout_on_progress()
         .with_max_total_timeout(timeout * MAX_TOTAL_FACTOR);
+    // What the audit line names: the tool, prompt or resource, never its arguments.
+    let target = match &request {
+        ClientRequest::CallToolRequest(r) => r.params.name.to_string(),
+        ClientRequest::GetPromptRequest(r) => r.params.name.clone(),
+        ClientRequest::ReadResourceRequest(r) => r.params.uri.clone(),
+        _ => String::new(),
+    };
     let handle = peer
         .send_request_with_option(request, options)
         .await
@@ -92,6 +99,7 @@ pub async fn request(
         target: "mcp_orchestrator::audit",
         method,
         server = %server,
+        name = %target,
         outcome = if error.is_some() { "error" } else { "ok" },
         ms = (total.as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
         "call"
@@ -138,7 +146,9 @@ pub async fn wait_until_serving(orch: &Orchestrator, id: &str) -> bool {
         if child.peer().is_some() {
             return true;
         }
-        let transient = child.is_draining() || !child.state().is_settled();
+        let state = child.state();
+        // Up without a connection is the instant between a crash and its restart.
+        let transient = child.is_draining() || !state.is_settled() || state.serves_calls();
         if !transient || tokio::time::Instant::now() >= deadline {
             return false;
         }

@@ -418,12 +418,15 @@ impl Supervisor {
                 }
             }
         };
-        // Nothing may be routed to a connection that is going away.
+        // Nothing may be routed to a connection that is going away. A crash reads as
+        // `restarting` at once (after_crash may then make it `failed`), so callers wait for the
+        // new process instead of seeing a running server with no connection.
         self.publish(|s| {
             s.peer = None;
-            if !matches!(ended, Ended::Crashed(_)) {
-                s.state = ServerState::Stopped;
-            }
+            s.state = match ended {
+                Ended::Crashed(_) | Ended::Restart(_) => ServerState::Restarting,
+                Ended::Stop(_) => ServerState::Stopped,
+            };
         });
         self.close(conn).await;
         ended

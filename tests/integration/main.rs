@@ -3,6 +3,8 @@
 
 mod common;
 
+mod examples;
+
 mod aggregation;
 mod cli;
 mod peers;

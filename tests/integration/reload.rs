@@ -383,6 +383,7 @@ async fn metrics_count_calls_and_errors_and_audit_lines_hold_no_arguments() {
         log.matches("mcp_orchestrator::audit").count() >= 28,
         "{log}"
     );
+    assert!(log.contains("server=fx name=echo outcome=\"ok\""), "{log}");
     assert!(
         !log.contains("secret-argument-value"),
         "arguments never logged"

@@ -57,6 +57,45 @@ async fn crash_restarts_the_child_and_its_tools_come_back() {
 }
 
 #[tokio::test]
+async fn a_child_that_crashes_after_n_calls_is_restarted_and_serves_again() {
+    let cfg = write_config(
+        &json!({"servers": {"fx": fixture(&["--crash-after", "3"])}, "orchestrator": fast_settings()}),
+    );
+    let host = Host::start(&cfg.path).await;
+    host.wait_status(Duration::from_secs(10), |s| state_of(s, "fx") == "running")
+        .await;
+    for i in 0..2 {
+        let r = host
+            .call("fx__echo", json!({"message": i.to_string()}))
+            .await
+            .unwrap();
+        assert_eq!(r.content[0].as_text().unwrap().text, format!("echo: {i}"));
+    }
+    let err = host
+        .call("fx__echo", json!({"message": "third"}))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("server `fx`"), "{err}");
+    // The next call waits for the restart instead of failing.
+    let r = host
+        .call("fx__echo", json!({"message": "after"}))
+        .await
+        .unwrap();
+    assert_eq!(r.content[0].as_text().unwrap().text, "echo: after");
+    let s = host.status().await;
+    assert_eq!(s["servers"]["fx"]["restarts"], 1);
+    assert!(
+        s["servers"]["fx"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("code 3"),
+        "{s}"
+    );
+    host.close().await;
+}
+
+#[tokio::test]
 async fn crash_loop_ends_in_failed_with_the_reason() {
     let cfg = write_config(&json!({
         "servers": {"bad": fixture(&["--exit-at-start", "9"]), "good": fixture(&[])},
