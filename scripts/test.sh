@@ -6,9 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-system.sh
 bash scripts/setup-mcp-peers.sh
-for extra in scripts/setup-aimock.sh scripts/fetch-gemma.sh; do
-  [ -f "$extra" ] && bash "$extra"
-done
+bash scripts/setup-aimock.sh
+bash scripts/fetch-gemma.sh >/dev/null
+bash scripts/setup-conformance.sh
 export MCP_REQUIRE_PEERS=1
 cargo build --workspace --all-targets
 cargo test --workspace
+# The official conformance suite, through `serve --http` (prints its own pass/fail summary).
+bash scripts/conformance-through-orchestrator.sh

@@ -9,7 +9,6 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use arc_swap::ArcSwapOption;
 use rmcp::{
     Peer, RoleServer,
     model::{ProgressNotificationParam, ProgressToken},
@@ -22,7 +21,8 @@ type ProgressKey = (Arc<str>, ProgressToken);
 /// Shared between the host-facing server and every child connection.
 #[derive(Default)]
 pub struct Hub {
-    host: ArcSwapOption<Peer<RoleServer>>,
+    /// Connected hosts: one on stdio, any number of sessions over HTTP.
+    hosts: Mutex<Vec<Peer<RoleServer>>>,
     progress: Mutex<HashMap<ProgressKey, (Peer<RoleServer>, ProgressToken)>>,
     surface_dirty: Notify,
 }
@@ -33,14 +33,24 @@ impl Hub {
         Arc::new(Self::default())
     }
 
-    /// Records the host connection, once it has initialized.
+    /// Records a host connection, once it has initialized.
     pub fn set_host(&self, peer: Peer<RoleServer>) {
-        self.host.store(Some(Arc::new(peer)));
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        hosts.retain(|h| !h.is_transport_closed());
+        hosts.push(peer);
     }
 
-    /// The host connection, if any.
+    /// The most recent live host connection: where a child's requests (elicitation, sampling,
+    /// roots) go.
     pub fn host(&self) -> Option<Peer<RoleServer>> {
-        self.host.load_full().map(|p| (*p).clone())
+        self.hosts().pop()
+    }
+
+    /// Every live host connection: where notifications go.
+    pub fn hosts(&self) -> Vec<Peer<RoleServer>> {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        hosts.retain(|h| !h.is_transport_closed());
+        hosts.clone()
     }
 
     /// Tells the surface task that some child's lists or state changed.

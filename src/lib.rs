@@ -30,6 +30,8 @@ pub mod control;
 #[cfg(feature = "server")]
 pub mod error;
 #[cfg(feature = "server")]
+pub mod http;
+#[cfg(feature = "server")]
 pub mod hub;
 #[cfg(feature = "server")]
 pub mod join;

@@ -66,6 +66,22 @@ impl Namer {
         }
     }
 
+    /// The name for `item` of `server`, bare when `namespaced` is false.
+    pub fn name_in(&mut self, server: &str, item: &str, namespaced: bool) -> String {
+        if namespaced {
+            return self.name(server, item);
+        }
+        let bare = sanitize(item);
+        if !bare.is_empty() && bare.len() <= MAX_LEN && !self.taken.contains(&bare) {
+            self.taken.insert(bare.clone());
+            return bare;
+        }
+        self.warnings.push(format!(
+            "`{item}` of server `{server}` cannot be exposed bare (taken or not a valid name); it keeps its prefix"
+        ));
+        self.name(server, item)
+    }
+
     /// The name for `item` of `server`.
     pub fn name(&mut self, server: &str, item: &str) -> String {
         let plain = format!("{}{SEPARATOR}{}", sanitize(server), sanitize(item));
@@ -137,6 +153,25 @@ mod tests {
         let mut again = Namer::default();
         assert_eq!(again.name("s", "a.b"), first);
         assert_eq!(again.name("s", "a_b"), second);
+    }
+
+    #[test]
+    fn bare_names_when_asked_and_free() {
+        let mut n = Namer::with_reserved(["chat"]);
+        assert_eq!(
+            n.name_in("conf", "test_simple_text", false),
+            "test_simple_text"
+        );
+        assert_eq!(
+            n.name_in("conf", "chat", false),
+            "conf__chat",
+            "reserved: keeps its prefix"
+        );
+        assert_eq!(
+            n.name_in("other", "test_simple_text", false),
+            "other__test_simple_text"
+        );
+        assert_eq!(n.warnings.len(), 2);
     }
 
     #[test]

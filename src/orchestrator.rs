@@ -150,9 +150,13 @@ impl Orchestrator {
         let children = self.children();
         let statuses: Vec<_> = children
             .iter()
-            .map(|c| (c.id().clone(), c.status()))
+            .map(|c| (c.id().clone(), c.status(), c.spec().namespace))
             .collect();
-        let surface = Surface::build(statuses.iter().map(|(id, s)| (id, s)), own_tools::NAMES);
+        // Bare (un-namespaced) names must not shadow the orchestrator's own or unified tools.
+        let mut reserved = own_tools::NAMES.to_vec();
+        reserved.extend(crate::unified::UnifiedTool::ALL.iter().map(|t| t.name()));
+        let surface =
+            Surface::build_with(statuses.iter().map(|(id, s, ns)| (id, s, *ns)), &reserved);
         let previous = self.surface.swap(Arc::new(surface));
         // Rebuilds happen on every state change; say each rename or collision once.
         for w in &self.surface.load().warnings {
@@ -253,19 +257,17 @@ async fn surface_task(
         if held {
             continue;
         }
-        let Some(host) = hub.host() else {
-            announced = now;
-            continue;
-        };
-        if announced.tools != now.tools {
-            tracing::debug!("tools changed; notifying host");
-            let _ = host.notify_tool_list_changed().await;
-        }
-        if announced.prompts != now.prompts {
-            let _ = host.notify_prompt_list_changed().await;
-        }
-        if announced.resources != now.resources {
-            let _ = host.notify_resource_list_changed().await;
+        for host in hub.hosts() {
+            if announced.tools != now.tools {
+                tracing::debug!("tools changed; notifying host");
+                let _ = host.notify_tool_list_changed().await;
+            }
+            if announced.prompts != now.prompts {
+                let _ = host.notify_prompt_list_changed().await;
+            }
+            if announced.resources != now.resources {
+                let _ = host.notify_resource_list_changed().await;
+            }
         }
         announced = now;
     }

@@ -70,15 +70,23 @@ impl Surface {
         children: impl IntoIterator<Item = (&'a Arc<str>, &'a ChildStatus)>,
         reserved: &[&str],
     ) -> Self {
+        Self::build_with(children.into_iter().map(|(id, s)| (id, s, true)), reserved)
+    }
+
+    /// Like [`Surface::build`], with each child's namespacing choice.
+    pub fn build_with<'a>(
+        children: impl IntoIterator<Item = (&'a Arc<str>, &'a ChildStatus, bool)>,
+        reserved: &[&str],
+    ) -> Self {
         let mut s = Surface::default();
         let mut tool_namer = Namer::with_reserved(reserved.iter().copied());
         let mut prompt_namer = Namer::default();
-        for (id, status) in children {
+        for (id, status, namespaced) in children {
             if !status.state.serves_calls() {
                 continue;
             }
             for tool in status.tools.iter() {
-                let name = tool_namer.name(id, &tool.name);
+                let name = tool_namer.name_in(id, &tool.name, namespaced);
                 let mut t = tool.clone();
                 t.name = name.clone().into();
                 t.description = t.description.map(|d| clean_text(&d).into());
@@ -92,7 +100,7 @@ impl Surface {
                 );
             }
             for prompt in status.prompts.iter() {
-                let name = prompt_namer.name(id, &prompt.name);
+                let name = prompt_namer.name_in(id, &prompt.name, namespaced);
                 let mut p = prompt.clone();
                 p.name = name.clone();
                 p.description = p.description.map(|d| clean_text(&d));

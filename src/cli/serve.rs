@@ -15,6 +15,18 @@ pub struct Args {
     /// Do not reload when the config file changes (SIGHUP and `reload` still work).
     #[arg(long)]
     no_watch: bool,
+    /// Serve MCP over streamable HTTP at http://ADDR/mcp instead of stdio (e.g. 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    http: Option<std::net::SocketAddr>,
+    /// With --http: a Host header value to accept besides localhost (repeatable).
+    #[arg(long, value_name = "HOST", requires = "http")]
+    allow_host: Vec<String>,
+    /// With --http: a browser Origin to accept (repeatable; e.g. http://localhost:5173).
+    #[arg(long, value_name = "ORIGIN", requires = "http")]
+    allow_origin: Vec<String>,
+    /// With --http: the environment variable holding the bearer token clients must send.
+    #[arg(long, value_name = "VAR", default_value = crate::http::TOKEN_ENV, requires = "http")]
+    token_env: String,
 }
 
 /// Serves on stdio until the host closes stdin or a signal arrives, then stops every child.
@@ -28,12 +40,33 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     }
     start_sighup_reload(&orch);
     let control = control::listen(&orch, path);
-    let transport = AsyncRwTransport::new_server(tokio::io::stdin(), tokio::io::stdout())
-        .with_max_line_length(max);
-    let server = OrchestratorServer::new(orch.clone());
-    let outcome = tokio::select! {
-        r = serve(server, transport) => r,
-        () = shutdown::signal() => Ok(()),
+    let outcome = match args.http {
+        Some(addr) => {
+            let token = std::env::var(&args.token_env)
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(crate::secrets::Secret::new);
+            let opts = crate::http::HttpOptions {
+                addr,
+                allow_hosts: args.allow_host,
+                allow_origins: args.allow_origin,
+                token,
+            };
+            let (bound, _) = tokio::sync::oneshot::channel();
+            tokio::select! {
+                r = crate::http::serve(orch.clone(), opts, bound) => r.map_err(anyhow::Error::from),
+                () = shutdown::signal() => Ok(()),
+            }
+        }
+        None => {
+            let transport = AsyncRwTransport::new_server(tokio::io::stdin(), tokio::io::stdout())
+                .with_max_line_length(max);
+            let server = OrchestratorServer::new(orch.clone());
+            tokio::select! {
+                r = serve(server, transport) => r,
+                () = shutdown::signal() => Ok(()),
+            }
+        }
     };
     drop(control);
     orch.shutdown().await;

@@ -74,6 +74,9 @@ pub struct RawServer {
     /// For third-party servers: how a unified tool maps onto theirs.
     #[serde(default)]
     pub adapt: BTreeMap<String, RawAdapter>,
+    /// `false`: expose this server's tools and prompts under their own names, without the
+    /// `<server>__` prefix (for a single-server setup, or a server whose names are fixed).
+    pub namespace: Option<bool>,
     /// A label for the vector space of this server's `embed`; `embed` falls back only between
     /// servers with the same label.
     pub embedding_space: Option<String>,

@@ -68,6 +68,8 @@ pub struct ServerSpec {
     pub adapt: BTreeMap<String, Adapter>,
     /// The vector space label of this server's `embed`.
     pub embedding_space: Option<String>,
+    /// Whether its tools and prompts are exposed as `<server>__<name>` (default) or bare.
+    pub namespace: bool,
 }
 
 /// How one unified tool maps onto a server's own tool.

@@ -236,6 +236,7 @@ impl Validator<'_> {
             secrets,
             adapt,
             embedding_space: raw.embedding_space,
+            namespace: raw.namespace.unwrap_or(true),
         })
     }
 

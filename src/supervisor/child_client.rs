@@ -105,8 +105,8 @@ impl ClientHandler for ChildClient {
         p: ResourceUpdatedNotificationParam,
         _cx: NotificationContext<RoleClient>,
     ) {
-        if let Some(host) = self.hub.host() {
-            let _ = host.notify_resource_updated(p).await;
+        for host in self.hub.hosts() {
+            let _ = host.notify_resource_updated(p.clone()).await;
         }
     }
 
@@ -119,8 +119,8 @@ impl ClientHandler for ChildClient {
             Some(l) => format!("{}/{l}", self.server),
             None => self.server.to_string(),
         });
-        if let Some(host) = self.hub.host() {
-            let _ = host.notify_logging_message(p).await;
+        for host in self.hub.hosts() {
+            let _ = host.notify_logging_message(p.clone()).await;
         }
     }
 
@@ -129,9 +129,9 @@ impl ClientHandler for ChildClient {
         n: CustomNotification,
         _cx: NotificationContext<RoleClient>,
     ) {
-        if let Some(host) = self.hub.host() {
+        for host in self.hub.hosts() {
             let _ = host
-                .send_notification(ServerNotification::CustomNotification(n))
+                .send_notification(ServerNotification::CustomNotification(n.clone()))
                 .await;
         }
     }

@@ -4,6 +4,7 @@
 mod common;
 
 mod examples;
+mod http;
 
 mod aggregation;
 mod cli;
