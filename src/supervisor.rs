@@ -16,6 +16,7 @@ pub mod child_client;
 mod health;
 pub mod process;
 pub mod reaper;
+mod remote;
 mod run;
 pub mod state;
 pub mod stderr;

@@ -22,7 +22,7 @@ pub fn execute(path: &Path) -> anyhow::Result<ExitCode> {
                 s.missing_env.join(", ")
             ));
         }
-        if resolve_program(&s.command).is_none() {
+        if s.remote.is_none() && resolve_program(&s.command).is_none() {
             problems.push(format!(
                 "{at}.command: `{}` not found next to mcp-orchestrator or on PATH",
                 s.command

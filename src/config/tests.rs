@@ -135,9 +135,31 @@ fn routing_is_checked() {
 }
 
 #[test]
-fn remote_servers_are_refused_with_advice() {
-    let e = err(r#"{"mcpServers": {"r": {"type": "http", "url": "https://x/mcp"}}}"#);
+fn remote_servers_in_claude_code_format() {
+    let c = parse_str(r#"{"mcpServers": {
+        "r": {"type": "http", "url": "https://api.example.com/mcp", "headers": {"Authorization": "Bearer ${OPENAI_API_KEY}"}},
+        "bare": {"url": "http://127.0.0.1:9/mcp"},
+        "needs": {"type": "http", "url": "https://${REMOTE_HOST}/mcp"}
+    }}"#)
+    .unwrap();
+    let r = c.server("r").unwrap().remote.as_ref().unwrap();
+    assert_eq!(r.url, "https://api.example.com/mcp");
+    assert_eq!(
+        r.headers["Authorization"].expose(),
+        "Bearer sk-test-secret-value"
+    );
+    assert!(!format!("{c:?}").contains("sk-test-secret-value"));
+    assert!(
+        c.server("bare").unwrap().remote.is_some(),
+        "a url alone means http"
+    );
+    assert_eq!(c.server("needs").unwrap().missing_env, ["REMOTE_HOST"]);
+    let e = err(r#"{"mcpServers": {"r": {"type": "sse", "url": "https://x/sse"}}}"#);
     assert!(e.contains("mcp-remote"), "{e}");
+    let e = err(r#"{"mcpServers": {"r": {"type": "http", "url": "ftp://x"}}}"#);
+    assert!(e.contains("mcpServers.r.url"), "{e}");
+    let e = err(r#"{"mcpServers": {"r": {"url": "https://x/mcp", "command": "y"}}}"#);
+    assert!(e.contains("remote"), "{e}");
 }
 
 #[test]

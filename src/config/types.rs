@@ -70,6 +70,17 @@ pub struct ServerSpec {
     pub embedding_space: Option<String>,
     /// Whether its tools and prompts are exposed as `<server>__<name>` (default) or bare.
     pub namespace: bool,
+    /// Set for a server reached over streamable HTTP instead of launched.
+    pub remote: Option<Remote>,
+}
+
+/// A remote (streamable HTTP) server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Remote {
+    /// Its MCP endpoint.
+    pub url: String,
+    /// Headers sent with every request (expanded); values are treated as secrets.
+    pub headers: BTreeMap<String, Secret>,
 }
 
 /// How one unified tool maps onto a server's own tool.

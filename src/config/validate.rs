@@ -90,25 +90,30 @@ impl Validator<'_> {
         }
         let raw: RawServer = self.parse(&at, value)?;
 
-        match raw.kind.as_deref() {
-            None | Some("stdio") => {}
-            Some(other @ ("http" | "streamable-http" | "sse")) => {
+        let remote_kind = match raw.kind.as_deref() {
+            None => raw.url.is_some(),
+            Some("stdio") => false,
+            Some("http" | "streamable-http") => true,
+            Some("sse") => {
                 return Err(self.invalid(
                     &format!("{at}.type"),
-                    format!("remote servers (type `{other}`) are not supported yet; wrap them with a stdio bridge such as `npx mcp-remote <url>`"),
+                    "the legacy HTTP+SSE transport is not supported; use the server's streamable HTTP endpoint, or wrap it with a stdio bridge such as `npx mcp-remote <url>`",
                 ));
             }
             Some(other) => {
                 return Err(self.invalid(
                     &format!("{at}.type"),
-                    format!("unknown transport `{other}`; expected `stdio`"),
+                    format!("unknown transport `{other}`; expected `stdio` or `http`"),
                 ));
             }
+        };
+        if remote_kind {
+            return self.remote_server(section, id, raw, &at);
         }
         if raw.url.is_some() || raw.headers.is_some() {
             return Err(self.invalid(
                 &format!("{at}.url"),
-                "remote servers (`url`) are not supported yet; wrap them with a stdio bridge such as `npx mcp-remote <url>`",
+                "`url` and `headers` belong to remote servers (type `http`), not to a `command`",
             ));
         }
         if raw.port.is_some() {
@@ -237,6 +242,88 @@ impl Validator<'_> {
             adapt,
             embedding_space: raw.embedding_space,
             namespace: raw.namespace.unwrap_or(true),
+            remote: None,
+        })
+    }
+
+    /// A server reached over streamable HTTP (Claude Code's `{"type": "http", "url", "headers"}`).
+    fn remote_server(
+        &self,
+        section: &'static str,
+        id: &str,
+        raw: RawServer,
+        at: &str,
+    ) -> Result<ServerSpec, ConfigError> {
+        if raw.command.is_some() || !raw.args.is_empty() || raw.cwd.is_some() || !raw.env.is_empty()
+        {
+            return Err(self.invalid(
+                at,
+                "a remote server (`url`) has no `command`, `args`, `cwd` or `env`; those belong to stdio servers",
+            ));
+        }
+        let raw_url = raw.url.ok_or_else(|| {
+            self.invalid(
+                &format!("{at}.url"),
+                "missing: a remote server needs a `url`",
+            )
+        })?;
+        let url = self.expand(&format!("{at}.url"), &raw_url)?;
+        let mut missing = url.missing;
+        if !(url.value.starts_with("http://") || url.value.starts_with("https://"))
+            && missing.is_empty()
+        {
+            return Err(self.invalid(
+                &format!("{at}.url"),
+                format!("`{}` is not an http:// or https:// URL", url.value),
+            ));
+        }
+        let mut headers = BTreeMap::new();
+        for (k, v) in raw.headers.unwrap_or_default() {
+            let e = self.expand(&format!("{at}.headers.{k}"), &v)?;
+            missing.extend(e.missing);
+            headers.insert(k, Secret::new(e.value));
+        }
+        let mut required = BTreeMap::new();
+        for name in &raw.required_env {
+            match (self.env)(name).filter(|v| !v.is_empty()) {
+                Some(v) => {
+                    required.insert(name.clone(), Secret::new(v));
+                }
+                None => missing.push(name.clone()),
+            }
+        }
+        missing.sort();
+        missing.dedup();
+        // Every header value may carry a credential (Authorization, X-API-Key, cookies…).
+        let secrets = headers.values().chain(required.values()).cloned().collect();
+        let timeout = match raw.timeout {
+            Some(t) => Some(self.seconds(&format!("{at}.timeout"), t)?),
+            None => None,
+        };
+        Ok(ServerSpec {
+            id: id.to_owned(),
+            section,
+            name: raw.name,
+            description: raw.description,
+            command: String::new(),
+            args: Vec::new(),
+            cwd: None,
+            env: BTreeMap::new(),
+            required_env: raw.required_env,
+            required_values: required,
+            missing_env: missing,
+            inherit_env: false,
+            disabled: raw.disabled,
+            tools: raw.tools,
+            timeout,
+            secrets,
+            adapt: BTreeMap::new(),
+            embedding_space: raw.embedding_space,
+            namespace: raw.namespace.unwrap_or(true),
+            remote: Some(super::types::Remote {
+                url: url.value,
+                headers,
+            }),
         })
     }
 

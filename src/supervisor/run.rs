@@ -40,15 +40,13 @@ use crate::{
 /// Lines of stderr quoted in `last_error`.
 const STDERR_LINES_IN_ERROR: usize = 12;
 
-/// One live child: process, connection and the tasks attached to them.
+/// One live child: connection, process (none for a remote server), and the tasks attached.
 struct Conn {
     running: RunningService<RoleClient, ChildClient>,
-    child: Child,
-    pgid: u32,
+    process: Option<Spawned>,
     events: mpsc::UnboundedReceiver<ChildEvent>,
     health: mpsc::Receiver<bool>,
     health_stop: CancellationToken,
-    stderr_task: JoinHandle<()>,
 }
 
 /// A process that has been spawned but not yet connected.
@@ -258,10 +256,11 @@ impl Supervisor {
         }
     }
 
-    /// Spawns the process and connects, under the start-up timeout.
-    async fn start(&mut self) -> Result<Conn, StartError> {
-        self.tail.clear();
-        self.publish(|s| s.disconnected(ServerState::Starting));
+    /// Spawns the process and connects to it, under the start-up timeout.
+    async fn launch(
+        &mut self,
+        handler: ChildClient,
+    ) -> Result<(Running, Lists, Spawned), StartError> {
         let launched = process::spawn(&self.spec).map_err(|e| {
             StartError::Failed(format!("cannot launch `{}`: {e}", self.spec.command))
         })?;
@@ -294,8 +293,6 @@ impl Supervisor {
             stderr_task,
         };
 
-        let (events_tx, events) = mpsc::unbounded_channel();
-        let handler = ChildClient::new(self.id.clone(), self.hub.clone(), events_tx);
         let transport = AsyncRwTransport::new_client(stdout, stdin)
             .with_max_line_length(self.settings.max_message_bytes);
         let limit = self.settings.startup_timeout;
@@ -332,6 +329,48 @@ impl Supervisor {
                 }));
             }
         };
+        Ok((running, lists, spawned))
+    }
+
+    /// Connects to a remote server over streamable HTTP, under the start-up timeout.
+    async fn connect_remote(
+        &mut self,
+        handler: ChildClient,
+        remote: &crate::config::Remote,
+    ) -> Result<(Running, Lists), StartError> {
+        let transport = super::remote::transport(remote).map_err(StartError::Failed)?;
+        let limit = self.settings.startup_timeout;
+        let connect = async {
+            let running = handler.serve(transport).await.map_err(|e| e.to_string())?;
+            let lists = list_everything(&running, limit).await?;
+            Ok::<_, String>((running, lists))
+        };
+        tokio::select! {
+            r = tokio::time::timeout(limit, connect) => match r {
+                Ok(Ok(ok)) => Ok(ok),
+                Ok(Err(e)) => Err(StartError::Failed(format!("cannot connect to {}: {e}", self.redactor.redact(&remote.url)))),
+                Err(_) => Err(StartError::Failed(format!("{} did not finish `initialize` and listing within {} s", self.redactor.redact(&remote.url), limit.as_secs_f64()))),
+            },
+            () = self.shutdown.cancelled() => Err(StartError::Stopped(None)),
+        }
+    }
+
+    /// Starts the child (or connects to the remote server) and its health loop.
+    async fn start(&mut self) -> Result<Conn, StartError> {
+        self.tail.clear();
+        self.publish(|s| s.disconnected(ServerState::Starting));
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let handler = ChildClient::new(self.id.clone(), self.hub.clone(), events_tx);
+        let (running, lists, process) = match self.spec.remote.clone() {
+            Some(remote) => {
+                let (running, lists) = self.connect_remote(handler, &remote).await?;
+                (running, lists, None)
+            }
+            None => {
+                let (running, lists, spawned) = self.launch(handler).await?;
+                (running, lists, Some(spawned))
+            }
+        };
 
         let peer = running.peer().clone();
         let info = running.peer_info();
@@ -365,18 +404,18 @@ impl Supervisor {
         });
         Ok(Conn {
             running,
-            child: spawned.child,
-            pgid,
+            process,
             events,
             health,
             health_stop,
-            stderr_task: spawned.stderr_task,
         })
     }
 
     /// Runs a live connection until it ends.
     async fn serve(&mut self, mut conn: Conn) -> Ended {
         let mut misses = 0u32;
+        // A remote server has no process to wait on; its transport says when it is gone.
+        let mut closed_check = tokio::time::interval(Duration::from_millis(500));
         let ended = loop {
             tokio::select! {
                 () = self.shutdown.cancelled() => break Ended::Stop(None),
@@ -385,8 +424,13 @@ impl Supervisor {
                     Some(Control::Stop(ack)) => break Ended::Stop(Some(ack)),
                     None => break Ended::Stop(None),
                 },
-                status = conn.child.wait() => {
-                    break Ended::Crashed(exit_message(status.ok(), "unexpectedly"));
+                status = wait_process(&mut conn.process) => {
+                    break Ended::Crashed(exit_message(status, "unexpectedly"));
+                }
+                _ = closed_check.tick(), if conn.process.is_none() => {
+                    if conn.running.is_transport_closed() {
+                        break Ended::Crashed("the connection to the remote server closed".into());
+                    }
                 }
                 Some(ok) = conn.health.recv() => {
                     if ok {
@@ -436,10 +480,8 @@ impl Supervisor {
     async fn close(&self, conn: Conn) {
         let Conn {
             mut running,
-            child,
-            pgid,
+            process,
             health_stop,
-            stderr_task,
             ..
         } = conn;
         health_stop.cancel();
@@ -449,12 +491,9 @@ impl Supervisor {
             .close_with_timeout(self.settings.shutdown_grace)
             .await;
         drop(running);
-        let mut spawned = Spawned {
-            child,
-            pgid,
-            stderr_task,
-        };
-        self.kill(&mut spawned).await;
+        if let Some(mut spawned) = process {
+            self.kill(&mut spawned).await;
+        }
     }
 
     async fn kill(&self, p: &mut Spawned) {
@@ -462,6 +501,17 @@ impl Supervisor {
         tracing::info!(server = %self.id, ?status, "child stopped");
         // The reader ends at EOF once every process holding the pipe is gone.
         let _ = tokio::time::timeout(Duration::from_secs(1), &mut p.stderr_task).await;
+    }
+}
+
+/// The connection type of every child.
+type Running = RunningService<RoleClient, ChildClient>;
+
+/// Waits for the process to exit; never, for a remote server.
+async fn wait_process(p: &mut Option<Spawned>) -> Option<std::process::ExitStatus> {
+    match p {
+        Some(p) => p.child.wait().await.ok(),
+        None => std::future::pending().await,
     }
 }
 

@@ -11,6 +11,7 @@ mod cli;
 mod peers;
 mod protocol;
 mod reload;
+mod remote;
 mod sdk;
 mod supervision;
 mod unified;
