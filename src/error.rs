@@ -10,6 +10,10 @@ use crate::supervisor::ServerState;
 /// The code the TypeScript SDK uses for a request that timed out; hosts recognise it.
 pub const REQUEST_TIMEOUT: ErrorCode = ErrorCode(-32001);
 
+/// "Too many calls in flight to this server": in JSON-RPC's implementation-defined server-error
+/// range, clear of the codes MCP reserves (-32002, -32020 to -32099).
+pub const OVERLOADED: ErrorCode = ErrorCode(-32010);
+
 /// Why a request could not be routed or answered.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -55,6 +59,16 @@ pub enum RouteError {
         server: String,
         /// The request.
         method: &'static str,
+    },
+    /// `max_in_flight` calls to the child are already running.
+    #[error(
+        "server `{server}` is busy: {limit} calls are already in flight (max_in_flight); retry shortly"
+    )]
+    Overloaded {
+        /// The child.
+        server: String,
+        /// The limit.
+        limit: usize,
     },
     /// The child answered with a JSON-RPC error: passed on as it is.
     #[error("{0}")]
@@ -113,6 +127,11 @@ impl RouteError {
             Self::Closed { server, .. } | Self::Transport { server, .. } => {
                 ErrorData::internal_error(message, Some(json!({"server": server})))
             }
+            Self::Overloaded { server, limit } => ErrorData::new(
+                OVERLOADED,
+                message,
+                Some(json!({"server": server, "max_in_flight": limit})),
+            ),
             Self::Child(e) => e.clone(),
         }
     }

@@ -63,6 +63,7 @@ pub struct ChildHandle {
 /// Calls in flight to one child, and whether new ones are still accepted.
 #[derive(Default)]
 struct Calls {
+    limit: usize,
     in_flight: AtomicUsize,
     draining: AtomicBool,
     drained: tokio::sync::Notify,
@@ -92,6 +93,7 @@ impl ChildHandle {
         shutdown: CancellationToken,
     ) -> Self {
         let id: Arc<str> = spec.id.as_str().into();
+        let settings_limit = settings.max_in_flight;
         let spec = Arc::new(spec);
         let initial = if spec.disabled {
             ChildStatus::initial(ServerState::Disabled, Vec::new())
@@ -118,7 +120,10 @@ impl ChildHandle {
             spec,
             status: status_rx,
             control: control_tx,
-            calls: Arc::default(),
+            calls: Arc::new(Calls {
+                limit: settings_limit,
+                ..Calls::default()
+            }),
         }
     }
 
@@ -151,16 +156,19 @@ impl ChildHandle {
         s.state.serves_calls().then(|| s.peer.clone()).flatten()
     }
 
-    /// The connection and a guard counting the call in flight, if calls may be routed now.
-    pub fn begin_call(&self) -> Option<(Peer<RoleClient>, CallGuard)> {
+    /// The connection and a guard counting the call in flight: `None` if calls may not be
+    /// routed now, `Some(Err(limit))` if `max_in_flight` calls are already running.
+    pub fn begin_call(&self) -> Option<Result<(Peer<RoleClient>, CallGuard), usize>> {
         let peer = self.peer()?;
-        self.calls.in_flight.fetch_add(1, Ordering::AcqRel);
-        Some((
-            peer,
-            CallGuard {
-                calls: self.calls.clone(),
-            },
-        ))
+        let before = self.calls.in_flight.fetch_add(1, Ordering::AcqRel);
+        let guard = CallGuard {
+            calls: self.calls.clone(),
+        };
+        // Over the limit: the guard's drop gives the slot back.
+        if self.calls.limit > 0 && before >= self.calls.limit {
+            return Some(Err(self.calls.limit));
+        }
+        Some(Ok((peer, guard)))
     }
 
     /// Whether the handle is being retired (reload): new calls wait for its successor.

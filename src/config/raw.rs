@@ -122,6 +122,8 @@ pub struct RawSettings {
     pub shutdown_grace: Option<f64>,
     /// On reload, how long calls in flight to a server being stopped may take to finish.
     pub drain_timeout: Option<f64>,
+    /// Calls in flight to one server at most; more get an overload error at once.
+    pub max_in_flight: Option<u32>,
     /// Seconds an `embed`, `get_weather` or `search_web` answer is reused for the same
     /// arguments; 0 turns the cache off.
     pub cache_ttl: Option<f64>,

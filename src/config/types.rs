@@ -126,6 +126,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// On reload, how long calls in flight to a server being stopped may take to finish.
     pub drain_timeout: Duration,
+    /// Calls in flight to one server at most.
+    pub max_in_flight: usize,
     /// How long cacheable unified answers are reused; zero turns the cache off.
     pub cache_ttl: Duration,
     /// Circuit breaker settings for unified-tool vendors.
@@ -173,6 +175,7 @@ impl Default for Settings {
             max_message_bytes: 16 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(2),
             drain_timeout: Duration::from_secs(5),
+            max_in_flight: 64,
             cache_ttl: Duration::from_secs(300),
             breaker: crate::unified::breaker::BreakerConfig::default(),
         }

@@ -390,6 +390,12 @@ impl Validator<'_> {
             max_message_bytes,
             shutdown_grace: secs("shutdown_grace", raw.shutdown_grace, d.shutdown_grace)?,
             drain_timeout: secs("drain_timeout", raw.drain_timeout, d.drain_timeout)?,
+            max_in_flight: count(
+                "max_in_flight",
+                raw.max_in_flight,
+                d.max_in_flight as u32,
+                1,
+            )? as usize,
             cache_ttl: match raw.cache_ttl {
                 Some(0.0) => Duration::ZERO,
                 v => secs("cache_ttl", v, d.cache_ttl)?,

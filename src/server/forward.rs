@@ -33,7 +33,7 @@ pub async fn request(
         kind: "server",
         name: server.to_string(),
     })?;
-    let Some((peer, _in_flight)) = child.begin_call() else {
+    let Some(admitted) = child.begin_call() else {
         let status = child.status();
         return Err(RouteError::Unavailable {
             kind: method_kind(method),
@@ -43,6 +43,10 @@ pub async fn request(
             last_error: status.last_error,
         });
     };
+    let (peer, _in_flight) = admitted.map_err(|limit| RouteError::Overloaded {
+        server: server.to_string(),
+        limit,
+    })?;
     // A caller's deadline (unified tools) wins over the server's own timeout.
     let timeout = timeout
         .or(child.spec().timeout)

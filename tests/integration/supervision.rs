@@ -443,3 +443,52 @@ async fn sigkill_of_the_orchestrator_leaves_no_process_behind() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn calls_over_max_in_flight_get_a_fast_overload_error() {
+    let mut settings = fast_settings();
+    settings["max_in_flight"] = json!(2);
+    let cfg = write_config(&json!({"servers": {"fx": fixture(&[])}, "orchestrator": settings}));
+    let host = std::sync::Arc::new(Host::start(&cfg.path).await);
+    host.wait_status(Duration::from_secs(10), |s| state_of(s, "fx") == "running")
+        .await;
+    let slow: Vec<_> = (0..2)
+        .map(|_| {
+            let host = host.clone();
+            tokio::spawn(
+                async move { host.call("fx__slow", json!({"ms": 1500, "steps": 1})).await },
+            )
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let err = host
+        .call("fx__echo", json!({"message": "x"}))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "refused at once, not queued"
+    );
+    assert!(
+        err.contains("-32010") && err.contains("busy") && err.contains("max_in_flight"),
+        "{err}"
+    );
+    for h in slow {
+        assert!(
+            h.await.unwrap().is_ok(),
+            "the calls in flight finish normally"
+        );
+    }
+    let r = host
+        .call("fx__echo", json!({"message": "after"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.content[0].as_text().unwrap().text,
+        "echo: after",
+        "slots come back"
+    );
+    std::sync::Arc::into_inner(host).unwrap().close().await;
+}
