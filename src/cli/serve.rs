@@ -35,10 +35,7 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     tracing::info!(config = %path.display(), servers = config.servers.len(), "starting");
     let max = config.settings.max_message_bytes;
     let orch = Orchestrator::start(config);
-    if !args.no_watch {
-        start_watch(&orch, path);
-    }
-    start_sighup_reload(&orch);
+    start_reload_triggers(&orch, path, !args.no_watch);
     let control = control::listen(&orch, path);
     let outcome = match args.http {
         Some(addr) => {
@@ -74,47 +71,55 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     outcome.map(|()| ExitCode::SUCCESS)
 }
 
-fn start_watch(orch: &Arc<Orchestrator>, path: &Path) {
-    let mut watch = match ConfigWatch::new(path) {
-        Ok(w) => w,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch the config file; edits need SIGHUP or `reload`");
-            return;
-        }
+/// Reloads the config on each change of the file (unless `watch` is off) and on each SIGHUP.
+fn start_reload_triggers(orch: &Arc<Orchestrator>, path: &Path, watch: bool) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut file = if watch {
+        ConfigWatch::new(path)
+            .inspect_err(|e| {
+                tracing::warn!(error = %e, "cannot watch the config file; edits need SIGHUP or `reload`");
+            })
+            .ok()
+    } else {
+        None
     };
+    let mut hup = signal(SignalKind::hangup()).ok();
     let weak = Arc::downgrade(orch);
     let stop = orch.shutdown_token().clone();
     orch.tracker().spawn(async move {
         loop {
-            tokio::select! {
+            let why = tokio::select! {
                 () = stop.cancelled() => return,
-                change = watch.next() => if change.is_none() { return },
-            }
+                Some(()) = next_change(&mut file) => "config file changed",
+                Some(()) = next_hup(&mut hup) => "SIGHUP",
+            };
             let Some(orch) = weak.upgrade() else { return };
-            tracing::info!("config file changed; reloading");
+            tracing::info!("{why}: reloading the config");
             let _ = orch.reload_from_disk().await;
         }
     });
 }
 
-fn start_sighup_reload(orch: &Arc<Orchestrator>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        return;
-    };
-    let weak = Arc::downgrade(orch);
-    let stop = orch.shutdown_token().clone();
-    orch.tracker().spawn(async move {
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                got = hup.recv() => if got.is_none() { return },
+/// The next debounced file change; never, without a watch (or once it has ended).
+async fn next_change(file: &mut Option<ConfigWatch>) -> Option<()> {
+    match file {
+        Some(w) => match w.next().await {
+            Some(()) => Some(()),
+            None => {
+                *file = None;
+                std::future::pending().await
             }
-            let Some(orch) = weak.upgrade() else { return };
-            tracing::info!("SIGHUP: reloading the config");
-            let _ = orch.reload_from_disk().await;
-        }
-    });
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// The next SIGHUP; never, without a handler.
+async fn next_hup(hup: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match hup {
+        Some(h) => h.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn serve(

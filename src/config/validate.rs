@@ -166,26 +166,7 @@ impl Validator<'_> {
             }
         }
 
-        let mut required = BTreeMap::new();
-        for name in &raw.required_env {
-            if !is_env_name(name) {
-                return Err(self.invalid(
-                    &format!("{at}.required_env"),
-                    format!("`{name}` is not a valid environment variable name"),
-                ));
-            }
-            // A value given in `env` satisfies the requirement; otherwise it comes from our env.
-            if let Some(v) = env.get(name) {
-                required.insert(name.clone(), v.clone());
-            } else {
-                match (self.env)(name).filter(|v| !v.is_empty()) {
-                    Some(v) => {
-                        required.insert(name.clone(), Secret::new(v));
-                    }
-                    None => missing.push(name.clone()),
-                }
-            }
-        }
+        let required = self.required(&raw.required_env, &env, &mut missing, &at)?;
         missing.sort();
         missing.dedup();
 
@@ -246,6 +227,37 @@ impl Validator<'_> {
         })
     }
 
+    /// Values of `required_env`: from the server's own `env` if it sets them, else from our
+    /// environment; unset (or empty) ones go to `missing`.
+    fn required(
+        &self,
+        names: &[String],
+        own: &BTreeMap<String, Secret>,
+        missing: &mut Vec<String>,
+        at: &str,
+    ) -> Result<BTreeMap<String, Secret>, ConfigError> {
+        let mut required = BTreeMap::new();
+        for name in names {
+            if !is_env_name(name) {
+                return Err(self.invalid(
+                    &format!("{at}.required_env"),
+                    format!("`{name}` is not a valid environment variable name"),
+                ));
+            }
+            let value = own
+                .get(name)
+                .cloned()
+                .or_else(|| (self.env)(name).filter(|v| !v.is_empty()).map(Secret::new));
+            match value {
+                Some(v) => {
+                    required.insert(name.clone(), v);
+                }
+                None => missing.push(name.clone()),
+            }
+        }
+        Ok(required)
+    }
+
     /// A server reached over streamable HTTP (Claude Code's `{"type": "http", "url", "headers"}`).
     fn remote_server(
         &self,
@@ -283,15 +295,7 @@ impl Validator<'_> {
             missing.extend(e.missing);
             headers.insert(k, Secret::new(e.value));
         }
-        let mut required = BTreeMap::new();
-        for name in &raw.required_env {
-            match (self.env)(name).filter(|v| !v.is_empty()) {
-                Some(v) => {
-                    required.insert(name.clone(), Secret::new(v));
-                }
-                None => missing.push(name.clone()),
-            }
-        }
+        let required = self.required(&raw.required_env, &BTreeMap::new(), &mut missing, at)?;
         missing.sort();
         missing.dedup();
         // Every header value may carry a credential (Authorization, X-API-Key, cookies…).
