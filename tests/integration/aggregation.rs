@@ -129,8 +129,7 @@ async fn a_childs_own_list_changed_reaches_the_host_once() {
     host.wait_status(Duration::from_secs(10), |s| state_of(s, "fx") == "running")
         .await;
     // Let start-up notifications settle before counting.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let before = host.list_changed();
+    let before = host.settled_list_changed().await;
     host.call("fx__add_tool", json!({"name": "brand_new"}))
         .await
         .unwrap();
@@ -146,9 +145,8 @@ async fn a_childs_own_list_changed_reaches_the_host_once() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        host.list_changed() - before,
+        host.settled_list_changed().await - before,
         1,
         "exactly one coalesced list_changed"
     );

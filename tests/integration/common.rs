@@ -224,6 +224,18 @@ impl Host {
         }
     }
 
+    /// The `list_changed` count once no notification has arrived for 400 ms: a baseline that
+    /// start-up announcements (late on a loaded machine) cannot spill into.
+    pub async fn settled_list_changed(&self) -> usize {
+        loop {
+            let n = self.list_changed();
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            if self.list_changed() == n {
+                return n;
+            }
+        }
+    }
+
     /// Number of `tools/list_changed` received so far.
     pub fn list_changed(&self) -> usize {
         self.recorder.recorded.lock().unwrap().tool_list_changed

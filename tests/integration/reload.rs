@@ -52,8 +52,7 @@ async fn add_remove_change_and_invalid_edits() {
     let keep_pid = pid_of(&s, "keep").unwrap();
     let edit_pid = pid_of(&s, "edit").unwrap();
     let drop_pid = pid_of(&s, "drop").unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let changed_before = host.list_changed();
+    let changed_before = host.settled_list_changed().await;
 
     let mut next = base.clone();
     next["servers"].as_object_mut().unwrap().remove("drop");
@@ -94,7 +93,7 @@ async fn add_remove_change_and_invalid_edits() {
     assert!(!group_alive(drop_pid), "removed server stopped");
     assert_eq!(state_of(&s, "added"), "running");
     assert_eq!(
-        host.list_changed() - changed_before,
+        host.settled_list_changed().await - changed_before,
         1,
         "one list_changed for the whole reload"
     );

@@ -16,8 +16,7 @@ async fn crash_restarts_the_child_and_its_tools_come_back() {
         .await;
     let first_pid = pid_of(&s, "fx").unwrap();
     let tools_before = host.tool_names().await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let changed_before = host.list_changed();
+    let changed_before = host.settled_list_changed().await;
 
     // The child dies mid-call: the call fails fast with an error naming the server.
     let started = Instant::now();
@@ -49,7 +48,7 @@ async fn crash_restarts_the_child_and_its_tools_come_back() {
         tools_before,
         "same tools after the restart"
     );
-    let notes = host.list_changed() - changed_before;
+    let notes = host.settled_list_changed().await - changed_before;
     // One when the tools left, one when they came back; never a storm.
     assert!((1..=2).contains(&notes), "{notes} list_changed");
     assert!(!group_alive(first_pid), "the crashed child's group is gone");
