@@ -198,10 +198,10 @@ impl Validator<'_> {
             );
         }
 
-        let timeout = match raw.timeout {
-            Some(t) => Some(self.seconds(&format!("{at}.timeout"), t)?),
-            None => None,
-        };
+        let timeout = raw
+            .timeout
+            .map(|t| self.seconds(&format!("{at}.timeout"), t))
+            .transpose()?;
 
         Ok(ServerSpec {
             id: id.to_owned(),
@@ -300,10 +300,10 @@ impl Validator<'_> {
         missing.dedup();
         // Every header value may carry a credential (Authorization, X-API-Key, cookies…).
         let secrets = headers.values().chain(required.values()).cloned().collect();
-        let timeout = match raw.timeout {
-            Some(t) => Some(self.seconds(&format!("{at}.timeout"), t)?),
-            None => None,
-        };
+        let timeout = raw
+            .timeout
+            .map(|t| self.seconds(&format!("{at}.timeout"), t))
+            .transpose()?;
         Ok(ServerSpec {
             id: id.to_owned(),
             section,
