@@ -122,7 +122,7 @@ impl Supervisor {
         let initial = self.status.borrow().state;
         if matches!(initial, ServerState::Disabled | ServerState::MissingEnv) {
             if initial == ServerState::MissingEnv {
-                tracing::warn!(server = %self.id, missing = ?self.spec.missing_env, "not started: required environment variables are unset");
+                tracing::info!(server = %self.id, missing = ?self.spec.missing_env, "not started: required environment variables are unset");
             }
             self.idle_until_stopped().await;
             return;
