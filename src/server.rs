@@ -80,6 +80,13 @@ impl OrchestratorServer {
 }
 
 impl OrchestratorServer {
+    /// The surface as the children are now: the background rebuild lags a state change by its
+    /// debounce, and a list must not miss a child that has just come up.
+    fn current_surface(&self) -> Arc<crate::surface::Surface> {
+        self.orch.refresh_surface();
+        self.orch.surface()
+    }
+
     /// The child whose id is the namespace of `name`, if any.
     fn owner_by_prefix(&self, name: &str) -> Option<crate::supervisor::ChildHandle> {
         let (prefix, _) = name.split_once(SEPARATOR)?;
@@ -159,7 +166,7 @@ impl ServerHandler for OrchestratorServer {
         _req: Option<PaginatedRequestParams>,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let surface = self.orch.surface();
+        let surface = self.current_surface();
         let mut tools = own_tools::definitions();
         tools.extend(unified::definitions(&self.orch.config()));
         if self.control {
@@ -216,7 +223,7 @@ impl ServerHandler for OrchestratorServer {
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
         Ok(ListPromptsResult::with_all_items(
-            self.orch.surface().prompts.clone(),
+            self.current_surface().prompts.clone(),
         ))
     }
 
@@ -252,7 +259,7 @@ impl ServerHandler for OrchestratorServer {
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
         Ok(ListResourcesResult::with_all_items(
-            self.orch.surface().resources.clone(),
+            self.current_surface().resources.clone(),
         ))
     }
 
@@ -262,7 +269,7 @@ impl ServerHandler for OrchestratorServer {
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
         Ok(ListResourceTemplatesResult::with_all_items(
-            self.orch.surface().templates.clone(),
+            self.current_surface().templates.clone(),
         ))
     }
 
