@@ -83,14 +83,12 @@ pub fn server(http: &HttpSettings) -> Result<ToolServer, ConfigError> {
         api: Api::new(http, "Brave Search").with_key("BRAVE_API_KEY", key),
         url: env::endpoint(&base, "/web/search"),
     });
-    Ok(ToolServer::new("mcp-vendor-brave", env!("CARGO_PKG_VERSION"))
-        .with_instructions("Web search with Brave Search.")
-        .tool(
-            "search_web",
-            "Search the web; returns up to `num_results` (default 5, max 20) results with title, url and snippet.",
-            move |args: SearchArgs| {
-                let api = Arc::clone(&api);
-                async move { api.search(args).await }
-            },
-        ))
+    Ok(super::search_server(
+        "mcp-vendor-brave",
+        "Web search with Brave Search.",
+        move |args: SearchArgs| {
+            let api = Arc::clone(&api);
+            async move { api.search(args).await }
+        },
+    ))
 }

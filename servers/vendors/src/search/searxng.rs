@@ -81,14 +81,12 @@ pub fn server(http: &HttpSettings) -> Result<ToolServer, ConfigError> {
         api: Api::new(http, "SearXNG"),
         url: env::endpoint(&base, "/search"),
     });
-    Ok(ToolServer::new("mcp-vendor-searxng", env!("CARGO_PKG_VERSION"))
-        .with_instructions("Web search through a SearXNG instance.")
-        .tool(
-            "search_web",
-            "Search the web; returns up to `num_results` (default 5, max 20) results with title, url and snippet.",
-            move |args: SearchArgs| {
-                let api = Arc::clone(&api);
-                async move { api.search(args).await }
-            },
-        ))
+    Ok(super::search_server(
+        "mcp-vendor-searxng",
+        "Web search through a SearXNG instance.",
+        move |args: SearchArgs| {
+            let api = Arc::clone(&api);
+            async move { api.search(args).await }
+        },
+    ))
 }

@@ -80,14 +80,12 @@ pub fn server(http: &HttpSettings) -> Result<ToolServer, ConfigError> {
         api: Api::new(http, "Tavily").with_key("TAVILY_API_KEY", key),
         url: env::endpoint(&base, "/search"),
     });
-    Ok(ToolServer::new("mcp-vendor-tavily", env!("CARGO_PKG_VERSION"))
-        .with_instructions("Web search with Tavily.")
-        .tool(
-            "search_web",
-            "Search the web; returns up to `num_results` (default 5, max 20) results with title, url and snippet.",
-            move |args: SearchArgs| {
-                let api = Arc::clone(&api);
-                async move { api.search(args).await }
-            },
-        ))
+    Ok(super::search_server(
+        "mcp-vendor-tavily",
+        "Web search with Tavily.",
+        move |args: SearchArgs| {
+            let api = Arc::clone(&api);
+            async move { api.search(args).await }
+        },
+    ))
 }
