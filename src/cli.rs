@@ -55,6 +55,8 @@ pub enum Command {
     Check,
     /// Restart one server of the running instance.
     Restart(admin::RestartArgs),
+    /// Approve a server's changed tool definitions (pinned by hash) in the running instance.
+    Approve(admin::RestartArgs),
     /// Make the running instance re-read its config file.
     Reload,
     /// Chat through the unified `chat` tool.
@@ -98,6 +100,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Call(args) => call::execute(&path, args).await,
         Command::Check => check::execute(&path),
         Command::Restart(args) => admin::restart(&path, args).await,
+        Command::Approve(args) => admin::approve(&path, args).await,
         Command::Reload => admin::reload(&path).await,
         Command::Chat(args) => chat::execute(&path, args).await,
         Command::Embed(args) => embed::execute(&path, args).await,

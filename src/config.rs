@@ -11,7 +11,7 @@ pub mod watch;
 
 use std::path::{Path, PathBuf};
 
-pub use types::{Adapter, Config, Remote, ServerSpec, Settings, UNIFIED_TOOLS};
+pub use types::{Adapter, Config, PinPolicy, Remote, ServerSpec, Settings, UNIFIED_TOOLS};
 
 /// Environment variable naming the config file.
 pub const CONFIG_ENV: &str = "MCP_ORCHESTRATOR_CONFIG";

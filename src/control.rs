@@ -3,7 +3,7 @@
 //! host started.
 //!
 //! It speaks MCP: each connection is a session with the same server the host has, plus the admin
-//! tools [`RESTART`] and [`RELOAD`], which the host never sees. Control sessions never become "the
+//! tools [`RESTART`], [`RELOAD`] and [`APPROVE`], which the host never sees. Control sessions never become "the
 //! host": notifications and child → host requests keep going to the stdio host.
 
 use std::{
@@ -17,10 +17,12 @@ use std::{
 use rmcp::{RoleClient, ServiceExt, service::RunningService};
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::{orchestrator::Orchestrator, server::OrchestratorServer};
+use crate::{host_io::HostTransport, orchestrator::Orchestrator, server::OrchestratorServer};
 
 /// Admin tool: restart one server (`{"server": "id"}`).
 pub const RESTART: &str = "orchestrator_restart";
+/// Admin tool: approve one server's changed tool definitions (`{"server": "id"}`).
+pub const APPROVE: &str = "orchestrator_approve";
 /// Admin tool: reload the config file.
 pub const RELOAD: &str = "orchestrator_reload";
 
@@ -134,8 +136,10 @@ async fn accept_loop(listener: UnixListener, orch: Arc<Orchestrator>) {
         };
         let server = OrchestratorServer::control(orch.clone());
         let stop = stop.clone();
+        let (read, write) = stream.into_split();
+        let transport = HostTransport::new(read, write, orch.config().settings.max_message_bytes);
         orch.tracker().spawn(async move {
-            match server.serve(stream).await {
+            match server.serve(transport).await {
                 Ok(running) => {
                     tokio::select! {
                         () = stop.cancelled() => {}

@@ -14,6 +14,9 @@ pub const REQUEST_TIMEOUT: ErrorCode = ErrorCode(-32001);
 /// range, clear of the codes MCP reserves (-32002, -32020 to -32099).
 pub const OVERLOADED: ErrorCode = ErrorCode(-32010);
 
+/// "This tool's definition changed since it was pinned and waits for approval".
+pub const WITHHELD: ErrorCode = ErrorCode(-32013);
+
 /// Why a request could not be routed or answered.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -25,6 +28,28 @@ pub enum RouteError {
         kind: &'static str,
         /// What was asked for.
         name: String,
+    },
+    /// A method MCP does not define (and no child can serve).
+    #[error("method not found: {method}")]
+    UnknownMethod {
+        /// What was asked for.
+        method: String,
+    },
+    /// An MCP method whose params do not have the shape MCP defines.
+    #[error("invalid params for {method}: they do not match the MCP schema of this method")]
+    MalformedParams {
+        /// The method.
+        method: String,
+    },
+    /// The tool's definition changed after it was pinned and the config withholds changed tools.
+    #[error(
+        "tool `{name}` is withheld: server `{server}` changed its definition since it was pinned; approve it with `mcp-orchestrator approve {server}`"
+    )]
+    Withheld {
+        /// The host-facing tool name.
+        name: String,
+        /// The owner.
+        server: String,
     },
     /// The owning server is not running.
     #[error("{kind} `{name}` is unavailable: server `{server}` is {state}{}", detail(.last_error))]
@@ -115,7 +140,17 @@ impl RouteError {
     pub fn to_error_data(&self) -> ErrorData {
         let message = self.to_string();
         match self {
-            Self::Unknown { .. } => ErrorData::invalid_params(message, None),
+            Self::Unknown { .. } | Self::MalformedParams { .. } => {
+                ErrorData::invalid_params(message, None)
+            }
+            Self::UnknownMethod { .. } => {
+                ErrorData::new(ErrorCode::METHOD_NOT_FOUND, message, None)
+            }
+            Self::Withheld { server, .. } => ErrorData::new(
+                WITHHELD,
+                message,
+                Some(json!({"server": server, "pinned": "changed"})),
+            ),
             Self::Unavailable { server, state, .. } => {
                 ErrorData::internal_error(message, Some(json!({"server": server, "state": state})))
             }

@@ -11,8 +11,10 @@
 //! - [`supervisor`]: one task per child: states, backoff, process groups, health, stderr;
 //! - [`surface`] and [`naming`]: the merged tool/prompt/resource lists and host-facing names;
 //! - [`server`]: the MCP server toward the host, and request forwarding to children;
+//! - [`host_io`]: the host-facing stdio framing: size caps, JSON-RPC parse errors, id checks;
 //! - [`unified`]: `chat`, `embed`, `search_web`, `get_weather`, `list_models` across vendors;
 //! - [`reload`], [`control`]: hot reload, and the control socket of a running instance;
+//! - [`pins`]: tool-definition pinning (changed definitions flagged or withheld);
 //! - [`metrics`], [`status`], [`own_tools`]: what the orchestrator reports about itself;
 //! - [`error`]: routing errors and their one mapping to JSON-RPC;
 //! - [`report`]: the report and routing types shared with the client.
@@ -30,6 +32,8 @@ pub mod control;
 #[cfg(feature = "server")]
 pub mod error;
 #[cfg(feature = "server")]
+pub mod host_io;
+#[cfg(feature = "server")]
 pub mod http;
 #[cfg(feature = "server")]
 pub mod hub;
@@ -43,6 +47,8 @@ pub mod naming;
 pub mod orchestrator;
 #[cfg(feature = "server")]
 pub mod own_tools;
+#[cfg(feature = "server")]
+pub mod pins;
 #[cfg(feature = "server")]
 pub mod reload;
 #[cfg(feature = "server")]

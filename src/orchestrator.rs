@@ -3,8 +3,9 @@
 //! ([`crate::reload`]).
 
 use std::{
+    collections::{BTreeSet, HashMap},
     sync::{
-        Arc,
+        Arc, PoisonError,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
@@ -14,9 +15,10 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    config::{Config, ServerSpec},
+    config::{Config, PinPolicy, ServerSpec},
     hub::Hub,
     own_tools,
+    pins::PinStore,
     status::{ServerReport, StatusReport},
     supervisor::ChildHandle,
     surface::{Fingerprint, Surface},
@@ -40,6 +42,7 @@ pub struct Orchestrator {
     pub(crate) config_error: ArcSwapOption<String>,
     pub(crate) reload_lock: tokio::sync::Mutex<()>,
     unified: Unified,
+    pins: std::sync::Mutex<PinStore>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
 }
@@ -55,8 +58,11 @@ impl Orchestrator {
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();
         let unified = Unified::new(&config);
+        let pin_file =
+            (config.settings.pin_file.clone()).or_else(|| PinStore::default_path(&config.path));
         let orch = Arc::new(Self {
             unified,
+            pins: std::sync::Mutex::new(PinStore::load(pin_file)),
             config: ArcSwap::from_pointee(config),
             children: ArcSwap::default(),
             hub,
@@ -152,11 +158,15 @@ impl Orchestrator {
             .iter()
             .map(|c| (c.id().clone(), c.status(), c.spec().namespace))
             .collect();
+        let withheld = self.check_pins(&children, &statuses);
         // Bare (un-namespaced) names must not shadow the orchestrator's own or unified tools.
         let mut reserved = own_tools::NAMES.to_vec();
         reserved.extend(crate::unified::UnifiedTool::ALL.iter().map(|t| t.name()));
-        let surface =
-            Surface::build_with(statuses.iter().map(|(id, s, ns)| (id, s, *ns)), &reserved);
+        let surface = Surface::build_with(
+            statuses.iter().map(|(id, s, ns)| (id, s, *ns)),
+            &reserved,
+            &withheld,
+        );
         let previous = self.surface.swap(Arc::new(surface));
         // Rebuilds happen on every state change; say each rename or collision once.
         for w in &self.surface.load().warnings {
@@ -165,6 +175,47 @@ impl Orchestrator {
             }
         }
         previous
+    }
+
+    /// Compares running children's tools with their pins; returns the tools to withhold.
+    fn check_pins(
+        &self,
+        children: &[ChildHandle],
+        statuses: &[(Arc<str>, crate::supervisor::ChildStatus, bool)],
+    ) -> HashMap<Arc<str>, BTreeSet<String>> {
+        let default = self.config().settings.pin_tools;
+        let mut pins = self.pins.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut withheld = HashMap::new();
+        for (child, (id, status, _)) in children.iter().zip(statuses) {
+            let policy = child.spec().pin_tools.unwrap_or(default);
+            if policy == PinPolicy::Off || !status.state.serves_calls() {
+                continue;
+            }
+            let changed = pins.observe(id, &status.tools);
+            if policy == PinPolicy::Withhold && !changed.is_empty() {
+                withheld.insert(id.clone(), changed);
+            }
+        }
+        withheld
+    }
+
+    /// Tool names of `server` whose definitions differ from their pins.
+    pub fn changed_tools(&self, server: &str) -> Vec<String> {
+        let pins = self.pins.lock().unwrap_or_else(PoisonError::into_inner);
+        pins.changed(server)
+    }
+
+    /// Approves `server`'s current tool definitions (re-pins them) and republishes the surface;
+    /// returns the tool names that had changed.
+    pub fn approve_tools(&self, server: &str) -> Vec<String> {
+        let approved = self
+            .pins
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .approve(server);
+        self.refresh_surface();
+        self.hub.mark_surface_dirty();
+        approved
     }
 
     /// Holds back list_changed notifications until the guard drops.
@@ -198,6 +249,10 @@ impl Orchestrator {
                 .map(|c| {
                     let mut r = ServerReport::of(c);
                     r.circuit = self.unified.circuit(c.id());
+                    r.tools_changed = self.changed_tools(c.id());
+                    r.tools_withheld = !r.tools_changed.is_empty()
+                        && c.spec().pin_tools.unwrap_or(config.settings.pin_tools)
+                            == PinPolicy::Withhold;
                     (c.id().to_string(), r)
                 })
                 .collect(),

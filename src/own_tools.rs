@@ -118,6 +118,11 @@ pub fn admin_definitions() -> Vec<Tool> {
         Tool::new(
             control::RESTART,
             "Restart one server now, forgetting its crash history (also revives a failed one).",
+            Arc::new(restart.clone()),
+        ),
+        Tool::new(
+            control::APPROVE,
+            "Approve one server's tool definitions as it lists them now (they changed since they were pinned).",
             Arc::new(restart),
         ),
         Tool::new(
@@ -128,6 +133,22 @@ pub fn admin_definitions() -> Vec<Tool> {
     ]
 }
 
+/// The server named by an admin tool's `server` argument.
+fn server_arg(
+    orch: &Orchestrator,
+    req: &CallToolRequestParams,
+) -> Result<crate::supervisor::ChildHandle, ErrorData> {
+    let server = req
+        .arguments
+        .as_ref()
+        .and_then(|a| a.get("server"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| ErrorData::invalid_params("`server` (a server id) is required", None))?;
+    orch.child(server).ok_or_else(|| {
+        ErrorData::invalid_params(format!("no server `{server}` in the config"), None)
+    })
+}
+
 /// Runs an admin tool, if `req` names one.
 pub async fn call_admin(
     orch: &Arc<Orchestrator>,
@@ -135,23 +156,11 @@ pub async fn call_admin(
 ) -> Option<Result<CallToolResult, ErrorData>> {
     match req.name.as_ref() {
         control::RESTART => {
-            let server = req
-                .arguments
-                .as_ref()
-                .and_then(|a| a.get("server"))
-                .and_then(Value::as_str);
-            let Some(server) = server else {
-                return Some(Err(ErrorData::invalid_params(
-                    "`server` (a server id) is required",
-                    None,
-                )));
+            let child = match server_arg(orch, req) {
+                Ok(child) => child,
+                Err(e) => return Some(Err(e)),
             };
-            let Some(child) = orch.child(server) else {
-                return Some(Err(ErrorData::invalid_params(
-                    format!("no server `{server}` in the config"),
-                    None,
-                )));
-            };
+            let server = child.id().to_string();
             child.restart().await;
             let limit = orch.config().settings.startup_timeout;
             let state = child.wait_settled(limit).await;
@@ -159,6 +168,22 @@ pub async fn call_admin(
                 CallToolResult::success(vec![ContentBlock::text(format!("{server}: {state}"))]);
             r.structured_content =
                 Some(json!({"server": server, "state": state, "pid": child.status().pid}));
+            Some(Ok(r))
+        }
+        control::APPROVE => {
+            let child = match server_arg(orch, req) {
+                Ok(child) => child,
+                Err(e) => return Some(Err(e)),
+            };
+            let approved = orch.approve_tools(child.id());
+            let text = if approved.is_empty() {
+                format!("{}: no changed tool definitions to approve", child.id())
+            } else {
+                format!("{}: approved {}", child.id(), approved.join(", "))
+            };
+            let mut r = CallToolResult::success(vec![ContentBlock::text(text)]);
+            r.structured_content =
+                Some(json!({"server": child.id().as_ref(), "approved": approved}));
             Some(Ok(r))
         }
         control::RELOAD => Some(match orch.reload_from_disk().await {

@@ -154,6 +154,12 @@ pub struct ServerReport {
     /// Its circuit breaker, once it has served a unified tool.
     #[serde(default)]
     pub circuit: Option<CircuitState>,
+    /// Tools whose definitions changed since they were pinned (see `pin_tools`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools_changed: Vec<String>,
+    /// Whether those tools are withheld from the host until approved.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tools_withheld: bool,
 }
 
 impl StatusReport {
@@ -200,6 +206,14 @@ impl StatusReport {
                     "{:width$}  missing env: {}\n",
                     "",
                     s.missing_env.join(", ")
+                ));
+            }
+            if !s.tools_changed.is_empty() {
+                out.push_str(&format!(
+                    "{:width$}  tool definitions changed since pinned{}: {} (approve: mcp-orchestrator approve {id})\n",
+                    "",
+                    if s.tools_withheld { ", withheld" } else { "" },
+                    s.tools_changed.join(", ")
                 ));
             }
             if let Some(e) = &s.last_error {

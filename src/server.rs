@@ -14,11 +14,12 @@ use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, ClientRequest, CompleteRequestParams,
-        CompleteResult, DiscoverRequestMethod, DiscoverResult, GetPromptRequestParams,
-        GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
-        ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-        ReadResourceResponse, Reference, Request, ServerCapabilities, ServerConfig, ServerResult,
-        SetLevelRequestParams, SubscribeRequestParams, UnsubscribeRequestParams,
+        CompleteResult, CustomRequest, CustomResult, DiscoverRequestMethod, DiscoverResult,
+        GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+        ReadResourceRequestParams, ReadResourceResponse, Reference, Request, ServerCapabilities,
+        ServerConfig, ServerResult, SetLevelRequestParams, SubscribeRequestParams,
+        UnsubscribeRequestParams,
     },
     service::{NotificationContext, RequestContext},
 };
@@ -30,6 +31,25 @@ use crate::{
     own_tools,
     unified::{self, UnifiedTool},
 };
+
+/// Requests a host may send that MCP defines.
+const MCP_REQUESTS: &[&str] = &[
+    "initialize",
+    "ping",
+    "server/discover",
+    "tools/list",
+    "tools/call",
+    "prompts/list",
+    "prompts/get",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "completion/complete",
+    "logging/setLevel",
+    "subscriptions/listen",
+];
 
 /// The host-facing MCP server.
 #[derive(Clone)]
@@ -59,6 +79,14 @@ impl OrchestratorServer {
     /// The error for a name that routes nowhere: if its prefix is a known server that is down,
     /// say so (the usual case right after a crash), otherwise it is unknown.
     fn unroutable(&self, kind: &'static str, name: &str) -> RouteError {
+        if kind == "tool"
+            && let Some(server) = self.orch.surface().withheld.get(name)
+        {
+            return RouteError::Withheld {
+                name: name.to_owned(),
+                server: server.to_string(),
+            };
+        }
         let down = self.owner_by_prefix(name);
         match down {
             Some(child) if !child.state().serves_calls() => {
@@ -141,6 +169,22 @@ impl ServerHandler for OrchestratorServer {
     /// `initialize` on -32601, and the proxy only implements handshake-era semantics.
     async fn discover(&self, _cx: RequestContext<RoleServer>) -> Result<DiscoverResult, McpError> {
         Err(McpError::method_not_found::<DiscoverRequestMethod>())
+    }
+
+    /// rmcp hands over as "custom" both unknown methods and MCP methods whose params it could
+    /// not read; the second kind is a -32602, not a -32601.
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, McpError> {
+        let method = request.method;
+        Err(if MCP_REQUESTS.contains(&method.as_str()) {
+            RouteError::MalformedParams { method }
+        } else {
+            RouteError::UnknownMethod { method }
+        }
+        .into())
     }
 
     async fn on_initialized(&self, cx: NotificationContext<RoleServer>) {

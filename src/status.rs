@@ -26,6 +26,8 @@ impl ServerReport {
             resources: s.resources.len() + s.resource_templates.len(),
             metrics: handle.metrics().snapshot(),
             circuit: None,
+            tools_changed: Vec::new(),
+            tools_withheld: false,
         }
     }
 }

@@ -6,7 +6,7 @@
 //! tools leave the list rather than fail it.
 
 use std::{
-    collections::{HashMap, hash_map::DefaultHasher},
+    collections::{BTreeSet, HashMap, hash_map::DefaultHasher},
     hash::{Hash, Hasher},
     sync::Arc,
 };
@@ -45,6 +45,9 @@ pub struct Surface {
     pub template_owners: Vec<(String, Arc<str>)>,
     /// Fingerprints of the three lists, to tell whether a rebuild changed anything.
     pub fingerprint: Fingerprint,
+    /// Host tool name → server, for tools withheld because their definition changed since it
+    /// was pinned (`pin_tools: "withhold"`).
+    pub withheld: HashMap<String, Arc<str>>,
     /// Renames and collisions noticed while building.
     pub warnings: Vec<String>,
 }
@@ -70,13 +73,19 @@ impl Surface {
         children: impl IntoIterator<Item = (&'a Arc<str>, &'a ChildStatus)>,
         reserved: &[&str],
     ) -> Self {
-        Self::build_with(children.into_iter().map(|(id, s)| (id, s, true)), reserved)
+        Self::build_with(
+            children.into_iter().map(|(id, s)| (id, s, true)),
+            reserved,
+            &HashMap::new(),
+        )
     }
 
-    /// Like [`Surface::build`], with each child's namespacing choice.
+    /// Like [`Surface::build`], with each child's namespacing choice and the child tool names
+    /// to withhold per server.
     pub fn build_with<'a>(
         children: impl IntoIterator<Item = (&'a Arc<str>, &'a ChildStatus, bool)>,
         reserved: &[&str],
+        withheld: &HashMap<Arc<str>, BTreeSet<String>>,
     ) -> Self {
         let mut s = Surface::default();
         let mut tool_namer = Namer::with_reserved(reserved.iter().copied());
@@ -85,8 +94,13 @@ impl Surface {
             if !status.state.serves_calls() {
                 continue;
             }
+            let withhold = withheld.get(id);
             for tool in status.tools.iter() {
                 let name = tool_namer.name_in(id, &tool.name, namespaced);
+                if withhold.is_some_and(|w| w.contains(tool.name.as_ref())) {
+                    s.withheld.insert(name, id.clone());
+                    continue;
+                }
                 let mut t = tool.clone();
                 t.name = name.clone().into();
                 t.description = t.description.map(|d| clean_text(&d).into());

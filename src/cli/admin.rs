@@ -1,4 +1,4 @@
-//! `restart SERVER` and `reload`: steering the running instance.
+//! `restart SERVER`, `approve SERVER` and `reload`: steering the running instance.
 
 use std::{path::Path, process::ExitCode};
 
@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::{output, remote};
 use crate::control;
 
-/// `restart` arguments.
+/// `restart` and `approve` arguments.
 #[derive(Debug, clap::Args)]
 pub struct RestartArgs {
     /// The server id.
@@ -20,6 +20,16 @@ pub async fn restart(path: &Path, args: RestartArgs) -> anyhow::Result<ExitCode>
     let mut a = Map::new();
     a.insert("server".into(), Value::String(args.server));
     let r = remote.call(control::RESTART, a).await;
+    remote.close().await;
+    print_result(r?)
+}
+
+/// Approves one server's changed tool definitions in the running instance (re-pins them).
+pub async fn approve(path: &Path, args: RestartArgs) -> anyhow::Result<ExitCode> {
+    let remote = remote::require(path, "approve").await?;
+    let mut a = Map::new();
+    a.insert("server".into(), Value::String(args.server));
+    let r = remote.call(control::APPROVE, a).await;
     remote.close().await;
     print_result(r?)
 }

@@ -2,11 +2,11 @@
 
 use std::{path::Path, process::ExitCode, sync::Arc};
 
-use rmcp::{ServiceExt, transport::async_rw::AsyncRwTransport};
+use rmcp::ServiceExt;
 
 use crate::{
-    config::watch::ConfigWatch, control, orchestrator::Orchestrator, server::OrchestratorServer,
-    shutdown,
+    config::watch::ConfigWatch, control, host_io::HostTransport, orchestrator::Orchestrator,
+    server::OrchestratorServer, shutdown,
 };
 
 /// `serve` arguments.
@@ -56,8 +56,7 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
             }
         }
         None => {
-            let transport = AsyncRwTransport::new_server(tokio::io::stdin(), tokio::io::stdout())
-                .with_max_line_length(max);
+            let transport = HostTransport::new(tokio::io::stdin(), tokio::io::stdout(), max);
             let server = OrchestratorServer::new(orch.clone());
             tokio::select! {
                 r = serve(server, transport) => r,
@@ -124,7 +123,7 @@ async fn next_hup(hup: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
 
 async fn serve(
     server: OrchestratorServer,
-    transport: AsyncRwTransport<rmcp::RoleServer, tokio::io::Stdin, tokio::io::Stdout>,
+    transport: HostTransport<tokio::io::Stdin, tokio::io::Stdout>,
 ) -> anyhow::Result<()> {
     match server.serve(transport).await {
         Ok(running) => {

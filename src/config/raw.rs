@@ -80,6 +80,8 @@ pub struct RawServer {
     /// A label for the vector space of this server's `embed`; `embed` falls back only between
     /// servers with the same label.
     pub embedding_space: Option<String>,
+    /// Overrides `orchestrator.pin_tools` for this server.
+    pub pin_tools: Option<crate::config::PinPolicy>,
 }
 
 /// How one unified tool maps onto a server's own tool.
@@ -124,6 +126,10 @@ pub struct RawSettings {
     pub drain_timeout: Option<f64>,
     /// Calls in flight to one server at most; more get an overload error at once.
     pub max_in_flight: Option<u32>,
+    /// What to do when a tool's definition changes after it was pinned.
+    pub pin_tools: Option<crate::config::PinPolicy>,
+    /// Where pins are kept between runs.
+    pub pin_file: Option<String>,
     /// Seconds an `embed`, `get_weather` or `search_web` answer is reused for the same
     /// arguments; 0 turns the cache off.
     pub cache_ttl: Option<f64>,

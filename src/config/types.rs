@@ -70,6 +70,8 @@ pub struct ServerSpec {
     pub embedding_space: Option<String>,
     /// Whether its tools and prompts are exposed as `<server>__<name>` (default) or bare.
     pub namespace: bool,
+    /// This server's pinning policy, if it overrides the orchestrator's.
+    pub pin_tools: Option<PinPolicy>,
     /// Set for a server reached over streamable HTTP instead of launched.
     pub remote: Option<Remote>,
 }
@@ -99,6 +101,19 @@ impl ServerSpec {
     pub fn redactor(&self) -> Redactor {
         Redactor::new(&self.secrets)
     }
+}
+
+/// What happens when a child's tool definition differs from the one pinned when first seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PinPolicy {
+    /// No pins are kept.
+    Off,
+    /// The change is flagged in `status` and logged; the tool stays available.
+    #[default]
+    Warn,
+    /// Flagged, and the changed tool is withheld from the host until approved.
+    Withhold,
 }
 
 /// The `orchestrator` section, with defaults applied.
@@ -132,6 +147,10 @@ pub struct Settings {
     pub cache_ttl: Duration,
     /// Circuit breaker settings for unified-tool vendors.
     pub breaker: crate::unified::breaker::BreakerConfig,
+    /// Tool-definition pinning, for servers that do not set their own.
+    pub pin_tools: PinPolicy,
+    /// The pin file; `None` keeps pins in memory only.
+    pub pin_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -178,6 +197,8 @@ impl Default for Settings {
             max_in_flight: 64,
             cache_ttl: Duration::from_secs(300),
             breaker: crate::unified::breaker::BreakerConfig::default(),
+            pin_tools: PinPolicy::Warn,
+            pin_file: None,
         }
     }
 }

@@ -223,6 +223,7 @@ impl Validator<'_> {
             adapt,
             embedding_space: raw.embedding_space,
             namespace: raw.namespace.unwrap_or(true),
+            pin_tools: raw.pin_tools,
             remote: None,
         })
     }
@@ -324,11 +325,21 @@ impl Validator<'_> {
             adapt: BTreeMap::new(),
             embedding_space: raw.embedding_space,
             namespace: raw.namespace.unwrap_or(true),
+            pin_tools: raw.pin_tools,
             remote: Some(super::types::Remote {
                 url: url.value,
                 headers,
             }),
         })
+    }
+
+    /// A path from the config, relative to the config file's directory.
+    fn relative_to_file(&self, p: &str) -> PathBuf {
+        let p = PathBuf::from(p);
+        match self.path.parent() {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p,
+        }
     }
 
     fn seconds(&self, at: &str, s: f64) -> Result<Duration, ConfigError> {
@@ -423,6 +434,13 @@ impl Validator<'_> {
                 )? as usize,
                 window: secs("breaker_window", raw.breaker_window, d.breaker.window)?,
                 cooldown: secs("breaker_cooldown", raw.breaker_cooldown, d.breaker.cooldown)?,
+            },
+            pin_tools: raw.pin_tools.unwrap_or(d.pin_tools),
+            pin_file: match raw.pin_file {
+                Some(p) => {
+                    Some(self.relative_to_file(&self.expand("orchestrator.pin_file", &p)?.value))
+                }
+                None => None,
             },
         })
     }

@@ -146,6 +146,7 @@ impl Host {
             .args(["--config", config.to_str().unwrap(), "serve"])
             .env("MCP_ORCHESTRATOR_LOG", "info")
             .env("XDG_RUNTIME_DIR", config.parent().unwrap())
+            .env("XDG_STATE_HOME", config.parent().unwrap().join("state"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -264,6 +265,7 @@ pub fn cli(config: &Path, args: &[&str]) -> (i32, String, String) {
         .arg(config)
         .args(args)
         .env("XDG_RUNTIME_DIR", config.parent().unwrap())
+        .env("XDG_STATE_HOME", config.parent().unwrap().join("state"))
         .output()
         .unwrap();
     (

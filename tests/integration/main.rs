@@ -2,13 +2,16 @@
 //! children that crash, hang and misbehave, and with real MCP peers.
 
 mod common;
+mod raw;
 
 mod examples;
 mod http;
 
 mod aggregation;
+mod bad_input;
 mod cli;
 mod peers;
+mod pinning;
 mod protocol;
 mod reload;
 mod remote;

@@ -1,69 +1,7 @@
 //! The wire toward the host: raw JSON-RPC lines, nothing else on stdout.
 
-use std::{process::Stdio, time::Duration};
-
-use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
-use crate::common::*;
-
-struct Raw {
-    child: tokio::process::Child,
-    stdin: tokio::process::ChildStdin,
-    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-}
-
-impl Raw {
-    async fn start(config: &std::path::Path) -> Self {
-        let mut child = tokio::process::Command::new(orchestrator_bin())
-            .args(["--config", config.to_str().unwrap(), "serve"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Self {
-            child,
-            stdin,
-            lines,
-        }
-    }
-
-    async fn send(&mut self, v: Value) {
-        self.stdin
-            .write_all(format!("{v}\n").as_bytes())
-            .await
-            .unwrap();
-        self.stdin.flush().await.unwrap();
-    }
-
-    /// The next line on stdout, which must be one JSON-RPC message.
-    async fn recv(&mut self) -> Value {
-        let line = tokio::time::timeout(Duration::from_secs(5), self.lines.next_line())
-            .await
-            .expect("an answer within 5 s")
-            .unwrap()
-            .expect("stdout open");
-        let v: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("non-JSON on stdout: {line:?}: {e}"));
-        assert_eq!(v["jsonrpc"], "2.0", "{v}");
-        v
-    }
-
-    /// The response with this id, skipping notifications.
-    async fn response(&mut self, id: &Value) -> Value {
-        loop {
-            let v = self.recv().await;
-            if v.get("id") == Some(id) {
-                return v;
-            }
-            assert!(v.get("method").is_some(), "unexpected message {v}");
-        }
-    }
-}
+use crate::{common::*, raw::Raw};
+use serde_json::json;
 
 #[tokio::test]
 async fn discover_probe_and_unknown_methods_get_method_not_found() {
@@ -105,12 +43,7 @@ async fn discover_probe_and_unknown_methods_get_method_not_found() {
     let r = raw.response(&json!(3)).await;
     assert_eq!(r["result"], json!({}), "{r}");
 
-    drop(raw.stdin);
-    let status = tokio::time::timeout(Duration::from_secs(10), raw.child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success());
+    assert!(raw.close().await.success());
 }
 
 #[tokio::test]
