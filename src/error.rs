@@ -14,6 +14,9 @@ pub const REQUEST_TIMEOUT: ErrorCode = ErrorCode(-32001);
 /// range, clear of the codes MCP reserves (-32002, -32020 to -32099).
 pub const OVERLOADED: ErrorCode = ErrorCode(-32010);
 
+/// "The child's answer was larger than `max_message_bytes`": dropped, the request fails at once.
+pub const MESSAGE_TOO_LARGE: ErrorCode = ErrorCode(-32012);
+
 /// "This tool's definition changed since it was pinned and waits for approval".
 pub const WITHHELD: ErrorCode = ErrorCode(-32013);
 
@@ -50,6 +53,16 @@ pub enum RouteError {
         name: String,
         /// The owner.
         server: String,
+    },
+    /// The child's answer was over the size cap and was dropped.
+    #[error(
+        "server `{server}` sent a message larger than {limit} bytes (orchestrator.max_message_bytes); it was dropped"
+    )]
+    TooLarge {
+        /// The child.
+        server: String,
+        /// The cap.
+        limit: usize,
     },
     /// The owning server is not running.
     #[error("{kind} `{name}` is unavailable: server `{server}` is {state}{}", detail(.last_error))]
@@ -146,6 +159,11 @@ impl RouteError {
             Self::UnknownMethod { .. } => {
                 ErrorData::new(ErrorCode::METHOD_NOT_FOUND, message, None)
             }
+            Self::TooLarge { server, limit } => ErrorData::new(
+                MESSAGE_TOO_LARGE,
+                message,
+                Some(json!({"server": server, "max_message_bytes": limit})),
+            ),
             Self::Withheld { server, .. } => ErrorData::new(
                 WITHHELD,
                 message,

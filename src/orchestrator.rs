@@ -241,6 +241,8 @@ impl Orchestrator {
 
     /// The status report.
     pub fn status(&self) -> StatusReport {
+        // Pins are compared on rebuilds; a child that came up a moment ago is compared now.
+        self.refresh_surface();
         let config = self.config();
         StatusReport {
             servers: self

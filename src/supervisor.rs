@@ -6,6 +6,7 @@
 //! - [`run`]: the task's phase loop (start → serve → backoff/failed → …);
 //! - [`process`]: spawning in a process group, the child's environment, stopping the group;
 //! - [`child_client`]: the MCP client side of the connection (notifications, child → host requests);
+//! - [`child_io`]: the child's stdio framing (size cap with a prompt error, garbage skipped);
 //! - [`health`]: the ping loop;
 //! - [`backoff`]: backoff and the crash window, pure and clock-injected;
 //! - [`stderr`]: stderr forwarding and the tail kept for `last_error`;
@@ -13,6 +14,7 @@
 
 pub mod backoff;
 pub mod child_client;
+pub mod child_io;
 mod health;
 pub mod process;
 pub mod reaper;

@@ -174,11 +174,17 @@ impl Surface {
     }
 }
 
-/// Control characters other than newline and tab, and the bidi embedding/override/isolate marks.
+/// Characters a reader cannot see but a model reads: control characters other than newline and
+/// tab, bidi embedding/override/isolate marks, zero-width characters, and Unicode tag characters
+/// (which spell out ASCII invisibly).
 fn is_hidden_char(c: char) -> bool {
     let bidi =
         matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
-    bidi || (c.is_control() && c != '\n' && c != '\t')
+    let invisible = matches!(
+        c,
+        '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{e0000}'..='\u{e007f}'
+    );
+    bidi || invisible || (c.is_control() && c != '\n' && c != '\t')
 }
 
 fn hash_json(v: &impl serde::Serialize) -> u64 {
@@ -277,6 +283,10 @@ mod tests {
     #[test]
     fn descriptions_are_cleaned() {
         assert_eq!(clean_text("ok\u{1b}[2Jhidden\u{202e}txt"), "ok[2Jhiddentxt");
+        assert_eq!(
+            clean_text("a\u{200b}b\u{e0041}\u{e0042}c\u{feff}\nd\te"),
+            "abc\nd\te"
+        );
         let long = "y".repeat(MAX_DESCRIPTION + 10);
         assert!(clean_text(&long).chars().count() <= MAX_DESCRIPTION + 1);
     }

@@ -1,4 +1,4 @@
-//! Newline-delimited reading with a cap, safe to cancel.
+//! Newline-delimited reading with a cap, safe to cancel; used toward the host and the children.
 //!
 //! `read_until` cannot be bounded (memory is committed before the length can be checked), so
 //! lines are assembled from `fill_buf`/`consume`. rmcp polls `receive` inside `select!`, so a
@@ -12,7 +12,8 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 pub enum Read {
     /// A whole line is in [`LineReader::line`].
     Line,
-    /// A line went past the cap; it is being (or has been) discarded up to its newline.
+    /// A line went past the cap and has been discarded up to its newline; its first and last
+    /// bytes are in [`LineReader::oversized_ends`].
     Oversized,
     /// The peer closed the stream (an unterminated tail is dropped).
     Eof,
@@ -26,7 +27,13 @@ pub struct LineReader<R> {
     max: usize,
     /// Inside an oversized line, until its newline.
     discarding: bool,
+    /// The first and the last [`KEPT`] bytes of the oversized line (enough to find its id).
+    head: Vec<u8>,
+    tail: Vec<u8>,
 }
+
+/// Bytes kept from each end of an oversized line.
+pub const KEPT: usize = 512;
 
 impl<R: AsyncBufRead + Unpin> LineReader<R> {
     /// A reader refusing lines longer than `max` bytes (newline included).
@@ -36,6 +43,8 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             line: Vec::new(),
             max,
             discarding: false,
+            head: Vec::new(),
+            tail: Vec::new(),
         }
     }
 
@@ -44,7 +53,12 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
         &self.line
     }
 
-    /// Reads the next line, or reports an oversized one as soon as it passes the cap.
+    /// The first and last bytes of the last [`Read::Oversized`] line.
+    pub fn oversized_ends(&self) -> (&[u8], &[u8]) {
+        (&self.head, &self.tail)
+    }
+
+    /// Reads the next line, or reports an oversized one once its newline has gone by.
     pub async fn next(&mut self) -> std::io::Result<Read> {
         // A line handed out last time is done with.
         if self.line.last() == Some(&b'\n') {
@@ -58,25 +72,44 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             }
             let newline = available.iter().position(|&b| b == b'\n');
             let take = newline.map_or(available.len(), |i| i + 1);
-            let outcome = if self.discarding {
+            let chunk = &available[..take];
+            let mut outcome = None;
+            if !self.discarding && self.line.len() + take > self.max {
+                self.head.clear();
+                self.tail.clear();
+                let from_chunk = KEPT.saturating_sub(self.line.len()).min(take);
+                self.head
+                    .extend_from_slice(&self.line[..self.line.len().min(KEPT)]);
+                self.head.extend_from_slice(&chunk[..from_chunk]);
+                keep_tail(&mut self.tail, &self.line);
+                self.line.clear();
+                self.discarding = true;
+            }
+            if self.discarding {
+                let body = chunk.strip_suffix(b"\n").unwrap_or(chunk);
+                keep_tail(&mut self.tail, body);
                 if newline.is_some() {
                     self.discarding = false;
+                    outcome = Some(Read::Oversized);
                 }
-                None
-            } else if self.line.len() + take > self.max {
-                self.line.clear();
-                self.discarding = newline.is_none();
-                Some(Read::Oversized)
             } else {
-                self.line.extend_from_slice(&available[..take]);
-                newline.map(|_| Read::Line)
-            };
+                self.line.extend_from_slice(chunk);
+                outcome = newline.map(|_| Read::Line);
+            }
             self.read.consume(take);
             if let Some(outcome) = outcome {
                 return Ok(outcome);
             }
         }
     }
+}
+
+/// Keeps the last [`KEPT`] bytes seen of a discarded line.
+fn keep_tail(tail: &mut Vec<u8>, bytes: &[u8]) {
+    let bytes = &bytes[bytes.len().saturating_sub(KEPT)..];
+    let excess = (tail.len() + bytes.len()).saturating_sub(KEPT);
+    tail.drain(..excess);
+    tail.extend_from_slice(bytes);
 }
 
 #[cfg(test)]
@@ -115,6 +148,21 @@ mod tests {
         input.extend_from_slice(b"\nok\n");
         let got = all(&input, 8).await;
         assert_eq!(got, vec![Err(Read::Oversized), Ok(b"ok\n".to_vec())]);
+    }
+
+    #[tokio::test]
+    async fn the_ends_of_an_oversized_line_are_kept() {
+        let mut input = b"{\"id\":7,".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 5000));
+        input.extend_from_slice(b",\"id\":8}\nnext\n");
+        let mut reader =
+            LineReader::new(tokio::io::BufReader::with_capacity(100, &input[..]), 1000);
+        assert_eq!(reader.next().await.unwrap(), Read::Oversized);
+        let (head, tail) = reader.oversized_ends();
+        assert!(head.starts_with(b"{\"id\":7,") && head.len() == KEPT);
+        assert!(tail.ends_with(b",\"id\":8}") && tail.len() == KEPT);
+        assert_eq!(reader.next().await.unwrap(), Read::Line);
+        assert_eq!(reader.line(), b"next\n");
     }
 
     #[tokio::test]

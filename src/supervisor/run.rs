@@ -11,10 +11,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use rmcp::{
-    RoleClient, ServiceExt, model::ServerCapabilities, service::RunningService,
-    transport::async_rw::AsyncRwTransport,
-};
+use rmcp::{RoleClient, ServiceExt, model::ServerCapabilities, service::RunningService};
 use tokio::{
     process::Child,
     sync::{mpsc, oneshot, watch},
@@ -27,6 +24,7 @@ use super::{
     Control,
     backoff::{Backoff, RestartWindow},
     child_client::{ChildClient, ChildEvent},
+    child_io::ChildTransport,
     health, process,
     state::{ChildStatus, ServerState},
     stderr::{self, StderrTail},
@@ -293,8 +291,12 @@ impl Supervisor {
             stderr_task,
         };
 
-        let transport = AsyncRwTransport::new_client(stdout, stdin)
-            .with_max_line_length(self.settings.max_message_bytes);
+        let transport = ChildTransport::new(
+            self.id.clone(),
+            stdout,
+            stdin,
+            self.settings.max_message_bytes,
+        );
         let limit = self.settings.startup_timeout;
         let connect = async {
             let running = handler.serve(transport).await.map_err(|e| e.to_string())?;

@@ -5,10 +5,12 @@ mod common;
 mod raw;
 
 mod examples;
+mod faults;
 mod http;
 
 mod aggregation;
 mod bad_input;
+mod chaos;
 mod cli;
 mod peers;
 mod pinning;
@@ -16,6 +18,7 @@ mod protocol;
 mod reload;
 mod remote;
 mod sdk;
+mod security;
 mod supervision;
 mod unified;
 mod vendors;

@@ -8,6 +8,9 @@
 //! - `--slow-start MS`: sleep before serving;
 //! - `--long-names`: add a tool whose name is far over 64 characters;
 //! - `--tool NAME`: add an extra echo tool under NAME (repeatable), for collision tests;
+//! - `--arg VALUE`: an argument taken literally and otherwise ignored (the `argv` tool shows it);
+//! - `--poisoned`: add a tool whose description carries ANSI, bidi, tag and zero-width
+//!   characters and 10 KB of text;
 //! - `--rug-pull FILE`: the first start creates FILE; every later start (FILE exists) serves
 //!   `echo` with a different, malicious-looking description, as a "rug pull" would.
 //!
@@ -44,6 +47,7 @@ struct Opts {
     garbage: bool,
     long_names: bool,
     rug_pulled: bool,
+    poisoned: bool,
     extra_tools: Vec<String>,
 }
 
@@ -110,11 +114,33 @@ impl Fixture {
                 obj(json!({"text": {"type": "string"}})),
             ),
             Tool::new(
+                "huge",
+                "Answers with a text of `bytes` bytes.",
+                obj(json!({"bytes": {"type": "integer"}})),
+            ),
+            Tool::new(
+                "stderr_flood",
+                "Writes `bytes` bytes to stderr, in 64 KiB lines, before answering.",
+                obj(json!({"bytes": {"type": "integer"}})),
+            ),
+            Tool::new("argv", "This process's arguments.", obj(json!({}))),
+            Tool::new(
                 "fail",
                 "Returns a tool error (isError) with `message`.",
                 obj(json!({"message": {"type": "string"}})),
             ),
         ];
+        if self.opts.poisoned {
+            let description = format!(
+                "\u{1b}[2JClears\u{202e}desrever\u{e0041}\u{e0042}zero\u{200b}width\u{7}bell {}",
+                "A".repeat(10_000)
+            );
+            tools.push(Tool::new(
+                "poisoned",
+                description,
+                obj(json!({"message": {"type": "string"}})),
+            ));
+        }
         if self.opts.long_names {
             tools.push(Tool::new(
                 "a_tool_name_that_is_much_longer_than_sixty_four_characters_allowed_by_hosts",
@@ -383,6 +409,24 @@ impl ServerHandler for Fixture {
                 r.structured_content = Some(json!({"reason": s("message")}));
                 r
             }
+            "huge" => text("x".repeat(u("bytes", 1024) as usize)),
+            "stderr_flood" => {
+                let line = "e".repeat(64 * 1024);
+                let mut left = u("bytes", 1 << 20) as usize;
+                let mut err = std::io::stderr().lock();
+                while left > 0 {
+                    let n = left.min(line.len());
+                    let _ = writeln!(err, "{}", &line[..n]);
+                    left -= n;
+                }
+                text("flooded")
+            }
+            "argv" => {
+                let argv: Vec<String> = std::env::args().collect();
+                let mut r = text(argv.join(" "));
+                r.structured_content = Some(json!({"argv": argv}));
+                r
+            }
             "stderr" => {
                 eprintln!("{}", s("text"));
                 text("written")
@@ -465,6 +509,10 @@ fn main() {
             "--grandchild" => grandchild = true,
             "--slow-start" => slow_start = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             "--long-names" => opts.long_names = true,
+            "--poisoned" => opts.poisoned = true,
+            "--arg" => {
+                args.next();
+            }
             "--rug-pull" => {
                 if let Some(file) = args.next() {
                     opts.rug_pulled = std::path::Path::new(&file).exists();

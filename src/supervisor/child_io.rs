@@ -1,0 +1,240 @@
+//! The transport toward one child on its stdio.
+//!
+//! rmcp's `AsyncRwTransport` drops a line over the size cap and says nothing to the request
+//! waiting for it, which then hangs until its timeout. Here an oversized response is answered at
+//! once: its id is read from the ends of the line (serializers put `id` first, or — like the
+//! TypeScript SDK — last) and the waiting request gets a "message too large" error naming the
+//! server and the cap. Lines that are not JSON-RPC (banners, logs on the wrong stream) are skipped
+//! and counted, never answered: replying to a child's garbage could start an echo storm.
+
+use std::sync::Arc;
+
+use rmcp::{
+    RoleClient,
+    model::{RequestId, ServerJsonRpcMessage},
+    service::TxJsonRpcMessage,
+    transport::Transport,
+};
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+
+use crate::{
+    error::RouteError,
+    host_io::lines::{LineReader, Read},
+};
+
+/// A [`Transport`] for the client side of a child's stdio.
+pub struct ChildTransport<R, W> {
+    server: Arc<str>,
+    lines: LineReader<BufReader<R>>,
+    out: Arc<tokio::sync::Mutex<W>>,
+    max: usize,
+    skipped: u64,
+}
+
+impl<R, W> ChildTransport<R, W>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    /// Reads the child's stdout and writes its stdin, refusing messages over `max` bytes.
+    pub fn new(server: Arc<str>, stdout: R, stdin: W, max: usize) -> Self {
+        Self {
+            server,
+            lines: LineReader::new(BufReader::with_capacity(64 * 1024, stdout), max),
+            out: Arc::new(tokio::sync::Mutex::new(stdin)),
+            max,
+            skipped: 0,
+        }
+    }
+}
+
+impl<R, W> Transport<RoleClient> for ChildTransport<R, W>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    type Error = std::io::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleClient>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        let line = serde_json::to_vec(&item).map(|mut line| {
+            line.push(b'\n');
+            line
+        });
+        let out = self.out.clone();
+        async move {
+            let line = line?;
+            let mut out = out.lock().await;
+            out.write_all(&line).await?;
+            out.flush().await
+        }
+    }
+
+    async fn receive(&mut self) -> Option<ServerJsonRpcMessage> {
+        loop {
+            match self.lines.next().await {
+                Ok(Read::Line) => {
+                    let line = self.lines.line();
+                    let line = line
+                        .strip_prefix(b"\xEF\xBB\xBF")
+                        .unwrap_or(line)
+                        .trim_ascii();
+                    if line.is_empty() {
+                        continue;
+                    }
+                    match serde_json::from_slice::<ServerJsonRpcMessage>(line) {
+                        Ok(message) => return Some(message),
+                        Err(e) => {
+                            self.skipped += 1;
+                            // The first one says what is wrong; a flood stays at debug.
+                            if self.skipped == 1 {
+                                tracing::warn!(server = %self.server, error = %e, "skipping a line on the child's stdout that is not JSON-RPC (stdout must carry MCP only)");
+                            } else {
+                                tracing::debug!(server = %self.server, skipped = self.skipped, "skipping a non-JSON-RPC line");
+                            }
+                        }
+                    }
+                }
+                Ok(Read::Oversized) => {
+                    let (head, tail) = self.lines.oversized_ends();
+                    let error = RouteError::TooLarge {
+                        server: self.server.to_string(),
+                        limit: self.max,
+                    };
+                    tracing::warn!(server = %self.server, "{error}");
+                    if let Some(id) = oversized_id(head, tail) {
+                        return Some(ServerJsonRpcMessage::error(error.to_error_data(), Some(id)));
+                    }
+                }
+                Ok(Read::Eof) => return None,
+                Err(e) => {
+                    tracing::debug!(server = %self.server, error = %e, "child stdout closed");
+                    return None;
+                }
+            }
+        }
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        self.out.lock().await.shutdown().await
+    }
+}
+
+/// The id of an oversized message from its first and last bytes: serializers write `id` first,
+/// or (the TypeScript SDK) last.
+pub fn oversized_id(head: &[u8], tail: &[u8]) -> Option<RequestId> {
+    id_in_head(head).or_else(|| id_in_tail(tail))
+}
+
+/// The top-level `"id"` of a JSON object whose beginning is `head`, if it comes early enough.
+fn id_in_head(head: &[u8]) -> Option<RequestId> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut start = 0;
+    for (i, &b) in head.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+                if depth == 1 && &head[start..i] == b"id" {
+                    let rest = head[i + 1..].trim_ascii_start().strip_prefix(b":")?;
+                    return value_at_start(rest.trim_ascii_start());
+                }
+            }
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_string = true;
+                start = i + 1;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The `"id"` that is the last member of a JSON object ending with `tail`.
+fn id_in_tail(tail: &[u8]) -> Option<RequestId> {
+    let body = tail.trim_ascii_end().strip_suffix(b"}")?.trim_ascii_end();
+    let value_start = if body.ends_with(b"\"") {
+        // The opening quote: the previous `"` not preceded by a backslash.
+        let inner = &body[..body.len() - 1];
+        (0..inner.len())
+            .rev()
+            .find(|&i| inner[i] == b'"' && (i == 0 || inner[i - 1] != b'\\'))?
+    } else {
+        body.iter()
+            .rposition(|b| !(b.is_ascii_digit() || *b == b'-'))
+            .map_or(0, |i| i + 1)
+    };
+    let key = body[..value_start]
+        .trim_ascii_end()
+        .strip_suffix(b":")?
+        .trim_ascii_end()
+        .strip_suffix(b"\"id\"")?;
+    matches!(key.trim_ascii_end().last(), Some(b',' | b'{')).then_some(())?;
+    request_id(serde_json::from_slice(&body[value_start..]).ok()?)
+}
+
+/// A string or integer JSON value at the start of `bytes`.
+fn value_at_start(bytes: &[u8]) -> Option<RequestId> {
+    let end = if bytes.first() == Some(&b'"') {
+        let mut escaped = false;
+        1 + bytes[1..].iter().position(|&b| {
+            let close = b == b'"' && !escaped;
+            escaped = b == b'\\' && !escaped;
+            close
+        })? + 1
+    } else {
+        bytes
+            .iter()
+            .position(|b| !(b.is_ascii_digit() || *b == b'-'))
+            .unwrap_or(bytes.len())
+    };
+    request_id(serde_json::from_slice(&bytes[..end]).ok()?)
+}
+
+fn request_id(v: Value) -> Option<RequestId> {
+    match v {
+        Value::String(s) => Some(RequestId::String(s.into())),
+        Value::Number(n) => n.as_i64().map(RequestId::Number),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_found_first_or_last_and_not_inside_the_result() {
+        let n = |i| Some(RequestId::Number(i));
+        assert_eq!(
+            id_in_head(br#"{"jsonrpc":"2.0","id":42,"result":{"content":[{"#),
+            n(42)
+        );
+        assert_eq!(
+            id_in_head(br#"{"jsonrpc":"2.0", "id" : "a\"b","result":"#),
+            Some(RequestId::String("a\"b".into()))
+        );
+        // An `id` nested in the result is not the message's id.
+        assert_eq!(id_in_head(br#"{"result":{"id":7,"text":"xxxxxxxx"#), None);
+        assert_eq!(id_in_tail(br#"xxxxx"}]},"jsonrpc":"2.0","id":9}"#), n(9));
+        assert_eq!(
+            id_in_tail(br#"xxxx"}]}, "jsonrpc":"2.0", "id": "k-1" } "#),
+            Some(RequestId::String("k-1".into()))
+        );
+        assert_eq!(id_in_tail(br#"xxx","id":5}]}}"#), None);
+        assert_eq!(id_in_tail(br#"xxxx"valid":"id":5}"#), None);
+    }
+}
