@@ -44,7 +44,8 @@ pub const ERRORS_PER_SECOND: u32 = 10;
 /// Ids tracked for duplicate detection; past this, new ids go unchecked rather than grow memory.
 const MAX_TRACKED_IDS: usize = 65_536;
 
-type Writer<W> = Arc<tokio::sync::Mutex<W>>;
+/// A writer shared by concurrent sends; each line is written whole under the lock.
+pub(crate) type Writer<W> = Arc<tokio::sync::Mutex<W>>;
 type PendingWrite = Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
 
 /// A [`Transport`] for the server side of a newline-delimited JSON-RPC stream.
@@ -166,12 +167,7 @@ where
         if let Some(id) = answered {
             lock(&self.in_flight).remove(id);
         }
-        let line = serde_json::to_vec(&item).map(|mut line| {
-            line.push(b'\n');
-            line
-        });
-        let out = self.out.clone();
-        async move { write_line(out, line?).await }
+        send_line(&self.out, &item)
     }
 
     async fn receive(&mut self) -> Option<ClientJsonRpcMessage> {
@@ -213,6 +209,20 @@ where
     async fn close(&mut self) -> Result<(), Self::Error> {
         self.out.lock().await.flush().await
     }
+}
+
+/// Serializes `item` now and writes it as one line when awaited (the future owns what it needs,
+/// as rmcp's `Transport::send` asks).
+pub(crate) fn send_line<W: AsyncWrite + Unpin + Send + 'static, T: serde::Serialize>(
+    out: &Writer<W>,
+    item: &T,
+) -> impl Future<Output = std::io::Result<()>> + Send + 'static + use<W, T> {
+    let line = serde_json::to_vec(item).map(|mut line| {
+        line.push(b'\n');
+        line
+    });
+    let out = out.clone();
+    async move { write_line(out, line?).await }
 }
 
 async fn write_line<W: AsyncWrite + Unpin>(out: Writer<W>, line: Vec<u8>) -> std::io::Result<()> {

@@ -16,20 +16,25 @@ pub struct RestartArgs {
 
 /// Restarts one server of the running instance (also revives a failed one).
 pub async fn restart(path: &Path, args: RestartArgs) -> anyhow::Result<ExitCode> {
-    let remote = remote::require(path, "restart").await?;
-    let mut a = Map::new();
-    a.insert("server".into(), Value::String(args.server));
-    let r = remote.call(control::RESTART, a).await;
-    remote.close().await;
-    print_result(r?)
+    on_server(path, "restart", control::RESTART, args.server).await
 }
 
 /// Approves one server's changed tool definitions in the running instance (re-pins them).
 pub async fn approve(path: &Path, args: RestartArgs) -> anyhow::Result<ExitCode> {
-    let remote = remote::require(path, "approve").await?;
+    on_server(path, "approve", control::APPROVE, args.server).await
+}
+
+/// Calls the admin tool `tool` with `{"server": server}` on the running instance.
+async fn on_server(
+    path: &Path,
+    verb: &str,
+    tool: &str,
+    server: String,
+) -> anyhow::Result<ExitCode> {
+    let remote = remote::require(path, verb).await?;
     let mut a = Map::new();
-    a.insert("server".into(), Value::String(args.server));
-    let r = remote.call(control::APPROVE, a).await;
+    a.insert("server".into(), Value::String(server));
+    let r = remote.call(tool, a).await;
     remote.close().await;
     print_result(r?)
 }

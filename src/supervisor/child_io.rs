@@ -16,18 +16,22 @@ use rmcp::{
     transport::Transport,
 };
 use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, BufReader};
 
 use crate::{
     error::RouteError,
-    host_io::lines::{LineReader, Read},
+    host_io::{
+        Writer,
+        lines::{LineReader, Read},
+        send_line,
+    },
 };
 
 /// A [`Transport`] for the client side of a child's stdio.
 pub struct ChildTransport<R, W> {
     server: Arc<str>,
     lines: LineReader<BufReader<R>>,
-    out: Arc<tokio::sync::Mutex<W>>,
+    out: Writer<W>,
     max: usize,
     skipped: u64,
 }
@@ -60,17 +64,7 @@ where
         &mut self,
         item: TxJsonRpcMessage<RoleClient>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
-        let line = serde_json::to_vec(&item).map(|mut line| {
-            line.push(b'\n');
-            line
-        });
-        let out = self.out.clone();
-        async move {
-            let line = line?;
-            let mut out = out.lock().await;
-            out.write_all(&line).await?;
-            out.flush().await
-        }
+        send_line(&self.out, &item)
     }
 
     async fn receive(&mut self) -> Option<ServerJsonRpcMessage> {

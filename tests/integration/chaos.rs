@@ -40,17 +40,6 @@ fn fixture_children(parent: u32) -> Vec<u32> {
         .collect()
 }
 
-fn vm_hwm_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_every_call_gets_exactly_one_answer_while_children_are_killed() {
     let calls: u64 = std::env::var("MCP_SOAK_CALLS")

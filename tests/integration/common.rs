@@ -141,32 +141,11 @@ impl Host {
 
     /// Like [`Host::start`], with extra environment variables for the orchestrator.
     pub async fn start_with_env(config: &Path, env: &[(&str, String)]) -> Self {
-        let mut process = tokio::process::Command::new(orchestrator_bin())
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .args(["--config", config.to_str().unwrap(), "serve"])
+        let mut process = serve_command(config, env)
             .env("MCP_ORCHESTRATOR_LOG", "info")
-            .env("XDG_RUNTIME_DIR", config.parent().unwrap())
-            .env("XDG_STATE_HOME", config.parent().unwrap().join("state"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
             .spawn()
             .expect("spawn mcp-orchestrator serve");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err = process.stderr.take().unwrap();
-        let sink = stderr.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let stderr = capture_stderr(&mut process);
         let transport = AsyncRwTransport::new_client(
             process.stdout.take().unwrap(),
             process.stdin.take().unwrap(),
@@ -256,6 +235,53 @@ impl Host {
             .expect("orchestrator exits within 15 s of stdin EOF")
             .expect("wait")
     }
+}
+
+/// `mcp-orchestrator serve` on `config` with piped stdio, its control socket and pin file beside
+/// the config, and `env` added.
+pub fn serve_command(config: &Path, env: &[(&str, String)]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(orchestrator_bin());
+    command
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("XDG_RUNTIME_DIR", config.parent().unwrap())
+        .env("XDG_STATE_HOME", config.parent().unwrap().join("state"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// Collects a spawned process's stderr into a string as it arrives.
+pub fn capture_stderr(process: &mut Child) -> Arc<Mutex<String>> {
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let mut err = process.stderr.take().expect("stderr piped");
+    let sink = stderr.clone();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = err.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    stderr
+}
+
+/// Peak resident memory of a process in KiB (`VmHWM` in /proc), 0 if it is gone.
+pub fn vm_hwm_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// Runs the CLI with the control socket looked up beside `config` (as `Host` puts it there).

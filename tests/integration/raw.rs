@@ -8,15 +8,14 @@
 
 use std::{
     path::Path,
-    process::Stdio,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::common::orchestrator_bin;
+use crate::common::{capture_stderr, serve_command};
 
 pub struct Raw {
     pub child: tokio::process::Child,
@@ -31,33 +30,10 @@ impl Raw {
     }
 
     pub async fn start_with_env(config: &Path, env: &[(&str, String)]) -> Self {
-        let mut child = tokio::process::Command::new(orchestrator_bin())
-            .args(["--config", config.to_str().unwrap(), "serve"])
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("XDG_RUNTIME_DIR", config.parent().unwrap())
-            .env("XDG_STATE_HOME", config.parent().unwrap().join("state"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+        let mut child = serve_command(config, env).spawn().unwrap();
         let stdin = child.stdin.take();
         let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let stderr = capture_stderr(&mut child);
         Self {
             child,
             stdin,
