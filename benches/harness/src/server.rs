@@ -1,0 +1,209 @@
+//! One MCP server under test: spawned as a process, spoken to with rmcp's client over its
+//! stdin/stdout. Direct children, the orchestrator and the peer aggregator all go through this
+//! same code, so the only difference between "direct" and "through" is the extra hop.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use rmcp::{
+    ClientHandler, Peer, RoleClient, ServiceExt,
+    model::{CallToolRequestParams, CallToolResponse, ClientConfig, JsonObject, ProtocolVersion},
+    service::{ClientCacheConfig, NotificationContext, RunningService},
+    transport::async_rw::AsyncRwTransport,
+};
+use tokio::{process::Child, sync::Notify};
+
+/// How to start a server.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Spec {
+    pub fn new(program: &Path, args: &[&str]) -> Self {
+        Self {
+            program: program.to_owned(),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.env.push((key.to_owned(), value.into()));
+        self
+    }
+}
+
+/// The bench's MCP client: pins 2025-11-25 (legacy `initialize`, what every server here speaks)
+/// and wakes start-up polling on `tools/list_changed`.
+#[derive(Clone, Default)]
+pub struct BenchClient {
+    changed: Arc<Notify>,
+}
+
+impl ClientHandler for BenchClient {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::default().with_protocol_version(ProtocolVersion::V_2025_11_25)
+    }
+
+    async fn on_tool_list_changed(&self, _cx: NotificationContext<RoleClient>) {
+        self.changed.notify_one();
+    }
+}
+
+/// A running server and our session with it.
+pub struct Server {
+    pub pid: u32,
+    child: Child,
+    service: RunningService<RoleClient, BenchClient>,
+    changed: Arc<Notify>,
+    spawned: Instant,
+}
+
+impl Server {
+    /// Spawns `spec` (stderr to `log`) and completes `initialize`.
+    pub async fn start(spec: &Spec, log: &Path) -> Result<Self> {
+        let stderr = std::fs::File::create(log).with_context(|| log.display().to_string())?;
+        let spawned = Instant::now();
+        let mut child = tokio::process::Command::new(&spec.program)
+            .args(&spec.args)
+            .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr))
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("spawn {}", spec.program.display()))?;
+        let pid = child.id().context("child pid")?;
+        let transport = AsyncRwTransport::new_client(
+            child.stdout.take().context("stdout")?,
+            child.stdin.take().context("stdin")?,
+        );
+        let client = BenchClient::default();
+        let changed = client.changed.clone();
+        let service = tokio::time::timeout(Duration::from_secs(60), client.serve(transport))
+            .await
+            .with_context(|| format!("{}: initialize timed out", spec.program.display()))?
+            .with_context(|| {
+                format!(
+                    "{}: initialize failed (stderr in {})",
+                    spec.program.display(),
+                    log.display()
+                )
+            })?;
+        // List answers must come from the server every time (start-up polling).
+        service
+            .peer()
+            .set_response_cache_config(ClientCacheConfig::disabled())
+            .await;
+        Ok(Self {
+            pid,
+            child,
+            service,
+            changed,
+            spawned,
+        })
+    }
+
+    pub fn peer(&self) -> Peer<RoleClient> {
+        self.service.peer().clone()
+    }
+
+    pub async fn tool_names(&self) -> Result<Vec<String>> {
+        let tools = self.service.peer().list_all_tools().await?;
+        Ok(tools.into_iter().map(|t| t.name.to_string()).collect())
+    }
+
+    /// Lists tools until `ready` holds (re-listing on `list_changed` or every 2 ms); returns the
+    /// time from spawn to the answer that satisfied it.
+    pub async fn wait_tools(
+        &self,
+        ready: impl Fn(&[String]) -> bool,
+        limit: Duration,
+    ) -> Result<(Duration, Vec<String>)> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let names = self.tool_names().await?;
+            if ready(&names) {
+                return Ok((self.spawned.elapsed(), names));
+            }
+            if Instant::now() > deadline {
+                bail!("tools not ready after {limit:?}; have {names:?}");
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(2), self.changed.notified()).await;
+        }
+    }
+
+    /// Closes our side (stdin EOF, the MCP stdio shutdown) and waits for the process to exit;
+    /// kills it after `grace`.
+    pub async fn stop(self, grace: Duration) {
+        let Self {
+            mut child, service, ..
+        } = self;
+        let _ = tokio::time::timeout(Duration::from_secs(2), service.cancel()).await;
+        if tokio::time::timeout(grace, child.wait()).await.is_err() {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+/// A call that takes longer than this fails the run (a hung server, not a slow one).
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One `tools/call`; an error result counts as a failure.
+pub async fn call(peer: &Peer<RoleClient>, tool: &str, args: &JsonObject) -> Result<()> {
+    let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(args.clone());
+    let answer = tokio::time::timeout(CALL_TIMEOUT, peer.call_tool_once(params))
+        .await
+        .with_context(|| format!("{tool}: no answer within {CALL_TIMEOUT:?}"))??;
+    match answer {
+        CallToolResponse::Complete(r) if r.is_error != Some(true) => Ok(()),
+        other => bail!("{tool} answered {other:?}"),
+    }
+}
+
+/// `VmRSS` and `VmHWM` of `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// Sum of `VmRSS` (KiB) of every descendant of `pid` (not `pid` itself).
+pub fn descendants_rss_kib(pid: u32) -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let parents: Vec<(u32, u32)> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            // The command name is in parentheses and may contain spaces: split after the last ')'.
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let ppid = rest.split_whitespace().nth(1)?.parse().ok()?;
+            Some((p, ppid))
+        })
+        .collect();
+    let mut frontier = vec![pid];
+    let mut total = 0;
+    while let Some(parent) = frontier.pop() {
+        for &(p, _) in parents.iter().filter(|(_, pp)| *pp == parent) {
+            total += rss_kib(p).map_or(0, |(rss, _)| rss);
+            frontier.push(p);
+        }
+    }
+    total
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The benchmark command (issue #7). Sets up what it needs (idempotent, like the other scripts):
+# server-everything (npm, via setup-mcp-peers.sh) and the peer aggregator fastmcp (PyPI, pinned,
+# in $MCP_CACHE_DIR/peers/fastmcp); builds mcp-orchestrator, the fixture server and the harness in
+# release; then prints the machine and one Markdown table per measured item on stdout.
+#
+#   scripts/bench.sh [--quick] [--inference] [router-bench flags...]
+#
+# --quick        fewer calls and cold starts (a smoke run, ~1 min; not for quoting)
+# --inference    also run benches/local_inference.py (mcp-local-llama vs llama-cpp-python on the
+#                Gemma-3 270M GGUF, 2 threads). Builds mcp-local-llama (llama.cpp, ~6 min the first
+#                time) and installs llama-cpp-python 0.3.36 from source (~8 min the first time).
+# Any other flag goes to router-bench (see `router-bench --help`), e.g. `--json out.json`.
+# Respects CARGO_TARGET_DIR (default: <repo>/target).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cache="${MCP_CACHE_DIR:-$root/.cache}"
+target="${CARGO_TARGET_DIR:-$root/target}"
+
+FASTMCP_VERSION="2.14.7"
+LLAMA_CPP_PYTHON_VERSION="0.3.36"
+
+inference=0
+bench_args=()
+for a in "$@"; do
+  case "$a" in
+    --inference) inference=1 ;;
+    --quick) bench_args+=(--calls 300 --calls-per-task 10 --rounds 2 --warmup 50 --startup-runs 2 --fallback-calls 200 --peer-calls 50 --peer-calls-per-task 1) ;;
+    *) bench_args+=("$a") ;;
+  esac
+done
+
+"$root/scripts/setup-mcp-peers.sh"
+everything="$cache/peers/npm/node_modules/.bin/mcp-server-everything"
+
+fm_venv="$cache/peers/fastmcp"
+if ! "$fm_venv/bin/python" -c "import fastmcp, sys; sys.exit(fastmcp.__version__ != '$FASTMCP_VERSION')" 2>/dev/null; then
+  echo "bench: installing fastmcp==$FASTMCP_VERSION (the peer aggregator)" >&2
+  python3 -m venv "$fm_venv"
+  "$fm_venv/bin/pip" install --quiet --disable-pip-version-check "fastmcp==$FASTMCP_VERSION"
+fi
+
+echo "bench: building (release)" >&2
+(cd "$root" && cargo build --release --quiet -p mcp-orchestrator -p mcp-fixture-server -p router-bench)
+
+# The machine, next to the figures.
+cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+mem="$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+echo "## MCP Orchestrator benchmark"
+echo
+echo "* machine: $cpu, $(nproc) CPUs, $mem RAM, Linux $(uname -r)"
+echo "* $(rustc --version), release profile (\`cargo build --release\`); node $(node --version 2>/dev/null || echo '?'); fastmcp $FASTMCP_VERSION (Python $(python3 -c 'import platform; print(platform.python_version())'))"
+echo "* commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)'); loadavg at start: $(cut -d' ' -f1-4 /proc/loadavg)"
+echo
+
+"$target/release/router-bench" \
+  --orchestrator "$target/release/mcp-orchestrator" \
+  --fixture "$target/release/mcp-fixture-server" \
+  --everything "$everything" \
+  --fastmcp "$fm_venv/bin/fastmcp" \
+  "${bench_args[@]}"
+
+echo
+echo "loadavg at the end: $(cut -d' ' -f1-4 /proc/loadavg)"
+
+if [ "$inference" = 1 ]; then
+  echo
+  echo "### 6. Local inference: mcp-local-llama vs llama-cpp-python (Gemma-3 270M Q4_K_M, 2 threads)"
+  model="$("$root/scripts/fetch-gemma.sh")"
+  (cd "$root" && cargo build --release --quiet -p mcp-local-llama)
+  lcp="$cache/llamacpp-py"
+  if ! "$lcp/bin/python" -c "import llama_cpp.server" 2>/dev/null; then
+    echo "bench: installing llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION from source (~8 min)" >&2
+    python3 -m venv "$lcp"
+    CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+      "$lcp/bin/pip" install --quiet --no-cache-dir --disable-pip-version-check \
+      "llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION"
+  fi
+  python3 "$root/benches/local_inference.py" --model "$model" \
+    --ours "$target/release/mcp-local-llama" --llama-cpp-python "$lcp/bin/python" \
+    --threads 2 --runs 5
+fi
