@@ -27,7 +27,9 @@ use std::{
 
 use rmcp::{
     RoleServer,
-    model::{ClientJsonRpcMessage, ClientNotification, ClientRequest, JsonRpcMessage, RequestId},
+    model::{
+        ClientJsonRpcMessage, ClientNotification, ClientRequest, GetMeta, JsonRpcMessage, RequestId,
+    },
     service::TxJsonRpcMessage,
     transport::Transport,
 };
@@ -114,11 +116,9 @@ where
                     }
                     self.initialized = true;
                 }
-                // Ping and discover are allowed before initialize without starting a session.
-                if !matches!(
-                    request.request,
-                    ClientRequest::PingRequest(_) | ClientRequest::DiscoverRequest(_)
-                ) {
+                // rmcp ends the session on a notification before its lifecycle starts: that is
+                // `initialize`, or a request carrying its protocol version inline (2026-07-28).
+                if self.initialized || request.request.get_meta().protocol_version().is_some() {
                     self.started = true;
                 }
                 let mut in_flight = lock(&self.in_flight);

@@ -169,6 +169,9 @@ async fn b6_lifecycle_misuse() {
         .await;
     let r = raw.response(&json!(1)).await;
     assert!(r.get("error").is_some(), "{r}");
+    // Still no session: another early notification is ignored too.
+    raw.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await;
     // An unknown version gets our version back.
     raw.send(json!({"jsonrpc": "2.0", "id": 2, "method": "initialize", "params": {
         "protocolVersion": "1.0.0", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}))
