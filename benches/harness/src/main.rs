@@ -57,7 +57,9 @@ struct Args {
     /// Rounds (targets alternate within each round).
     #[arg(long, default_value_t = 3)]
     rounds: usize,
-    /// Warm-up calls per target and round (at concurrency 1; ×concurrency/8 at the high one).
+    /// Warm-up calls per target and round at concurrency 1 (at most a quarter of the measured
+    /// calls); at the high concurrency each task warms up with warmup/8 calls (at most as many as
+    /// it then measures).
     #[arg(long, default_value_t = 200)]
     warmup: usize,
     /// Cold starts per start-up configuration and target.
@@ -146,7 +148,9 @@ impl Ctx {
         let n = self
             .log_n
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.dir.join(format!("{n:03}-{name}.log"))
+        // Not next to the configs: the orchestrator watches its config's directory, and its own
+        // log writes there would wake that watch on every call.
+        self.dir.join("logs").join(format!("{n:03}-{name}.log"))
     }
 
     fn fixture(&self, args: &[&str]) -> Spec {
@@ -189,7 +193,7 @@ impl Ctx {
     }
 
     fn write(&self, name: &str, v: &Value) -> Result<PathBuf> {
-        let path = self.dir.join(name);
+        let path = self.dir.join("config").join(name);
         std::fs::write(&path, serde_json::to_vec_pretty(v)?)?;
         Ok(path)
     }
@@ -213,7 +217,7 @@ impl Ctx {
             &["--config", path.to_str().context("utf-8 path")?, "serve"],
         )
         // The control socket goes in our working directory, not the user's runtime dir.
-        .env("XDG_RUNTIME_DIR", self.dir.to_string_lossy()))
+        .env("XDG_RUNTIME_DIR", self.dir.join("run").to_string_lossy()))
     }
 
     /// `fastmcp run` on an `mcpServers` file with these children (a composite stdio proxy).
@@ -531,7 +535,7 @@ async fn run(ctx: &Ctx) -> Result<String> {
                     via.label(),
                     round + 1
                 );
-                sequential(p, tool, &args, a.warmup.min(n)).await?;
+                sequential(p, tool, &args, a.warmup.min(n / 4).max(1)).await?;
                 let t = Instant::now();
                 let s = sequential(p, tool, &args, n).await?;
                 eprintln!(
@@ -549,7 +553,7 @@ async fn run(ctx: &Ctx) -> Result<String> {
                     round + 1,
                     conc * per_task
                 );
-                concurrent(p, tool, &args, conc, (a.warmup / 8).max(1)).await?;
+                concurrent(p, tool, &args, conc, (a.warmup / 8).clamp(1, per_task)).await?;
                 let stop = Arc::new(tokio::sync::Notify::new());
                 let sampler = procs
                     .iter()
@@ -671,6 +675,11 @@ fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
+/// `a − b` in ms, signed.
+fn signed_ms(a: Duration, b: Duration) -> f64 {
+    (a.as_secs_f64() - b.as_secs_f64()) * 1000.0
+}
+
 fn range_ms(v: &[Duration]) -> String {
     let min = v.iter().min().copied().unwrap_or_default();
     let max = v.iter().max().copied().unwrap_or_default();
@@ -706,17 +715,24 @@ fn write_report(
     writeln!(
         out,
         "### 1. `tools/call` latency, direct vs through (µs)\n\n\
-         {} rounds × {} calls at c=1 and {} rounds × {}×{} calls at c={conc} per target (fastmcp: \
-         {} round × {} and {}×{}); added = through − direct at the same percentile; ratio = through ÷ direct.\n",
+         {} rounds × {} calls at c=1 and {} rounds × {}×{} calls at c={conc} per target{}; \
+         added = through − direct at the same percentile; ratio = through ÷ direct.\n",
         a.rounds,
         a.calls,
         a.rounds,
         conc,
         a.calls_per_task,
-        a.peer_rounds.min(a.rounds),
-        a.calls.min(a.peer_calls),
-        conc,
-        a.calls_per_task.min(a.peer_calls_per_task)
+        if has_peer {
+            format!(
+                " (fastmcp: {} round × {} and {}×{})",
+                a.peer_rounds.min(a.rounds),
+                a.calls.min(a.peer_calls),
+                conc,
+                a.calls_per_task.min(a.peer_calls_per_task)
+            )
+        } else {
+            String::new()
+        }
     )?;
     let mut head = String::from(
         "| child | c | direct p50 | direct p99 | orchestrator p50 | orchestrator p99 | added p50 | added p99 | ratio p50 | ratio p99 |",
@@ -843,27 +859,26 @@ fn write_report(
         sep.push_str("---:|---:|");
     }
     writeln!(out, "{head}\n{sep}")?;
-    let mut worst_startup = Duration::ZERO;
+    let mut worst_startup = f64::NEG_INFINITY;
     for s in startups {
         let Some((id, alone)) = &s.slowest_child else {
             continue;
         };
-        let extra = median(&s.orchestrator).saturating_sub(median(alone));
+        let extra = signed_ms(median(&s.orchestrator), median(alone));
         worst_startup = worst_startup.max(extra);
         write!(
             out,
-            "| {} | {} (`{id}`) | {} | {} |",
+            "| {} | {} (`{id}`) | {} | {extra:+.1} |",
             s.label,
             range_ms(alone),
             range_ms(&s.orchestrator),
-            ms(extra)
         )?;
         if !s.peer.is_empty() {
             write!(
                 out,
-                " {} | {} |",
+                " {} | {:+.1} |",
                 range_ms(&s.peer),
-                ms(median(&s.peer).saturating_sub(median(alone)))
+                signed_ms(median(&s.peer), median(alone))
             )?;
         }
         writeln!(out)?;
@@ -952,9 +967,8 @@ fn write_report(
     )?;
     writeln!(
         out,
-        "| start-up ≤ slowest child + 20 ms | +{} ms (worst configuration) | {} |",
-        ms(worst_startup),
-        verdict(worst_startup <= Duration::from_millis(20))
+        "| start-up ≤ slowest child + 20 ms | {worst_startup:+.1} ms (worst configuration) | {} |",
+        verdict(worst_startup <= 20.0)
     )?;
 
     if let Some(path) = &a.json {
@@ -977,7 +991,9 @@ fn main() -> Result<()> {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("router-bench-{}", std::process::id())),
     };
-    std::fs::create_dir_all(&dir)?;
+    for sub in ["config", "logs", "run"] {
+        std::fs::create_dir_all(dir.join(sub))?;
+    }
     let keep = args.workdir.is_some();
     let ctx = Ctx {
         args,
