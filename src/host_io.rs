@@ -16,6 +16,7 @@
 pub mod frame;
 pub mod limit;
 pub mod lines;
+pub mod stdio;
 
 use std::{
     collections::HashSet,

@@ -56,7 +56,8 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
             }
         }
         None => {
-            let transport = HostTransport::new(tokio::io::stdin(), tokio::io::stdout(), max);
+            let (stdin, stdout) = crate::host_io::stdio::host_stdio();
+            let transport = HostTransport::new(stdin, stdout, max);
             let server = OrchestratorServer::new(orch.clone());
             tokio::select! {
                 r = serve(server, transport) => r,
@@ -123,7 +124,7 @@ async fn next_hup(hup: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
 
 async fn serve(
     server: OrchestratorServer,
-    transport: HostTransport<tokio::io::Stdin, tokio::io::Stdout>,
+    transport: HostTransport<crate::host_io::stdio::HostRead, crate::host_io::stdio::HostWrite>,
 ) -> anyhow::Result<()> {
     match server.serve(transport).await {
         Ok(running) => {
