@@ -183,11 +183,11 @@ impl Orchestrator {
         children: &[ChildHandle],
         statuses: &[(Arc<str>, crate::supervisor::ChildStatus, bool)],
     ) -> HashMap<Arc<str>, BTreeSet<String>> {
-        let default = self.config().settings.pin_tools;
+        let config = self.config();
         let mut pins = self.pins.lock().unwrap_or_else(PoisonError::into_inner);
         let mut withheld = HashMap::new();
         for (child, (id, status, _)) in children.iter().zip(statuses) {
-            let policy = child.spec().pin_tools.unwrap_or(default);
+            let policy = child.spec().pin_policy(&config.settings);
             if policy == PinPolicy::Off || !status.state.serves_calls() {
                 continue;
             }
@@ -253,8 +253,7 @@ impl Orchestrator {
                     r.circuit = self.unified.circuit(c.id());
                     r.tools_changed = self.changed_tools(c.id());
                     r.tools_withheld = !r.tools_changed.is_empty()
-                        && c.spec().pin_tools.unwrap_or(config.settings.pin_tools)
-                            == PinPolicy::Withhold;
+                        && c.spec().pin_policy(&config.settings) == PinPolicy::Withhold;
                     (c.id().to_string(), r)
                 })
                 .collect(),

@@ -153,6 +153,13 @@ pub struct Settings {
     pub pin_file: Option<PathBuf>,
 }
 
+impl ServerSpec {
+    /// This server's pinning policy: its own `pin_tools`, else the orchestrator's.
+    pub fn pin_policy(&self, settings: &Settings) -> PinPolicy {
+        self.pin_tools.unwrap_or(settings.pin_tools)
+    }
+}
+
 impl Settings {
     /// Whether going from `self` to `new` changes how children are supervised, so that running
     /// children must restart to pick it up. Call timeouts and retries apply at once without one.

@@ -122,8 +122,8 @@ fn diagnose(line: &[u8], shape: &serde_json::Error) -> Frame {
     }
 }
 
-/// The id of a refused object, when it is one a response may carry.
-fn request_id(value: &Value) -> Option<RequestId> {
+/// The id a JSON value stands for, when it is one a response may carry (a string or an integer).
+pub(crate) fn request_id(value: &Value) -> Option<RequestId> {
     match value {
         Value::String(s) => Some(RequestId::String(s.as_str().into())),
         Value::Number(n) => n.as_i64().map(RequestId::Number),
@@ -132,7 +132,7 @@ fn request_id(value: &Value) -> Option<RequestId> {
 }
 
 /// Strips the line ending, a UTF-8 byte order mark and surrounding ASCII whitespace.
-fn trim(line: &[u8]) -> &[u8] {
+pub(crate) fn trim(line: &[u8]) -> &[u8] {
     let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     line.trim_ascii()
 }

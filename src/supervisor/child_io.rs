@@ -15,13 +15,12 @@ use rmcp::{
     service::TxJsonRpcMessage,
     transport::Transport,
 };
-use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, BufReader};
 
 use crate::{
     error::RouteError,
     host_io::{
-        Writer,
+        Writer, frame,
         lines::{LineReader, Read},
         send_line,
     },
@@ -177,7 +176,7 @@ fn id_in_tail(tail: &[u8]) -> Option<RequestId> {
         .trim_ascii_end()
         .strip_suffix(b"\"id\"")?;
     matches!(key.trim_ascii_end().last(), Some(b',' | b'{')).then_some(())?;
-    request_id(serde_json::from_slice(&body[value_start..]).ok()?)
+    frame::request_id(&serde_json::from_slice(&body[value_start..]).ok()?)
 }
 
 /// A string or integer JSON value at the start of `bytes`.
@@ -195,15 +194,7 @@ fn value_at_start(bytes: &[u8]) -> Option<RequestId> {
             .position(|b| !(b.is_ascii_digit() || *b == b'-'))
             .unwrap_or(bytes.len())
     };
-    request_id(serde_json::from_slice(&bytes[..end]).ok()?)
-}
-
-fn request_id(v: Value) -> Option<RequestId> {
-    match v {
-        Value::String(s) => Some(RequestId::String(s.into())),
-        Value::Number(n) => n.as_i64().map(RequestId::Number),
-        _ => None,
-    }
+    frame::request_id(&serde_json::from_slice(&bytes[..end]).ok()?)
 }
 
 #[cfg(test)]

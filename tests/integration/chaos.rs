@@ -19,23 +19,11 @@ const CHILDREN: [&str; 4] = ["a", "b", "c", "d"];
 
 /// Pids of the orchestrator's child processes that are fixtures (not the reaper companion).
 fn fixture_children(parent: u32) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            let Some(close) = stat.rfind(')') else {
-                return false;
-            };
-            let comm = &stat[stat.find('(').unwrap_or(0) + 1..close];
-            let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-            fields.get(1) == Some(&parent.to_string().as_str())
-                && fields.first() != Some(&"Z")
-                && comm.contains("fixture")
+    live_pids()
+        .filter(|&pid| {
+            proc_stat(pid).is_some_and(|s| {
+                s.fields.get(1) == Some(&parent.to_string()) && s.comm.contains("fixture")
+            })
         })
         .collect()
 }

@@ -303,18 +303,41 @@ pub fn cli(config: &Path, args: &[&str]) -> (i32, String, String) {
 
 /// Whether any live process is in process group `pgid` (Linux /proc).
 pub fn group_alive(pgid: u32) -> bool {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return false;
-    };
-    dir.filter_map(Result::ok)
-        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-        .any(|stat| {
-            let Some(rest) = stat.rfind(')').map(|i| stat[i + 1..].to_owned()) else {
-                return false;
-            };
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            f.len() > 2 && f[2] == pgid.to_string() && f[0] != "Z" && f[0] != "X"
+    live_pids().any(|pid| {
+        proc_stat(pid).is_some_and(|s| {
+            s.fields.len() > 2 && s.fields[2] == pgid.to_string() && s.fields[0] != "X"
         })
+    })
+}
+
+/// One process's `/proc/PID/stat`: its command name, and the fields after it (`fields[0]` is the
+/// state, `[1]` the parent pid, `[2]` the process group, `[11]`/`[12]` user/system CPU ticks).
+pub struct ProcStat {
+    pub comm: String,
+    pub fields: Vec<String>,
+}
+
+/// The stat of `pid`, if it exists.
+pub fn proc_stat(pid: u32) -> Option<ProcStat> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    Some(ProcStat {
+        comm: stat[open + 1..close].to_owned(),
+        fields: stat[close + 1..]
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+/// Pids of the processes that exist and are not zombies.
+pub fn live_pids() -> impl Iterator<Item = u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| proc_stat(pid).is_some_and(|s| s.fields.first().is_some_and(|st| st != "Z")))
 }
 
 /// The pid of a server in a status object.

@@ -100,12 +100,9 @@ async fn r9_an_oversized_child_answer_fails_fast_and_the_child_keeps_serving() {
     assert!(host.close().await.success());
 }
 
-/// CPU seconds (user + system) the process has used so far (Linux /proc, clock ticks of 10 ms).
+/// CPU time (user + system) the process has used so far, in clock ticks of 10 ms (Linux /proc).
 fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
-        .split_whitespace()
-        .collect();
+    let fields = proc_stat(pid).expect("process alive").fields;
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
