@@ -94,7 +94,9 @@ where
     /// Queues an error answer, unless the rate limit says to stay silent.
     fn reject(&mut self, rejection: Rejection) {
         if self.errors.allow(Instant::now()) {
-            tracing::warn!(code = rejection.code, reason = %rejection.message, "refused a host message");
+            // The reason stays out of the log: serde's messages can quote the input, and host
+            // input may carry tool arguments (audit lines never log those either).
+            tracing::warn!(code = rejection.code, "refused a host message");
             self.pending = Some(Box::pin(write_line(self.out.clone(), rejection.to_line())));
         } else {
             tracing::debug!(

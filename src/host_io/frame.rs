@@ -107,7 +107,7 @@ fn diagnose(line: &[u8], shape: &serde_json::Error) -> Frame {
         Value::Object(object) => {
             let id = object.get("id").and_then(request_id);
             if !object.contains_key("id") && object.get("method").is_some_and(Value::is_string) {
-                tracing::debug!(error = %shape, "ignoring a notification that cannot be read");
+                tracing::debug!(category = ?shape.classify(), column = shape.column(), "ignoring a notification that cannot be read");
                 return Frame::Skip;
             }
             Frame::Reject(Rejection::invalid_request(

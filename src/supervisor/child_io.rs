@@ -84,7 +84,8 @@ where
                             self.skipped += 1;
                             // The first one says what is wrong; a flood stays at debug.
                             if self.skipped == 1 {
-                                tracing::warn!(server = %self.server, error = %e, "skipping a line on the child's stdout that is not JSON-RPC (stdout must carry MCP only)");
+                                // Where, not what: the line itself may hold anything.
+                                tracing::warn!(server = %self.server, category = ?e.classify(), column = e.column(), "skipping a line on the child's stdout that is not JSON-RPC (stdout must carry MCP only)");
                             } else {
                                 tracing::debug!(server = %self.server, skipped = self.skipped, "skipping a non-JSON-RPC line");
                             }
