@@ -4,16 +4,16 @@
 
 use std::{
     collections::{BTreeSet, HashMap},
-    sync::{
-        Arc, PoisonError,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::{Arc, PoisonError},
     time::Duration,
 };
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
+mod holds;
+
+use self::holds::{Holds, may_announce};
 use crate::{
     config::{Config, PinPolicy, ServerSpec},
     hub::Hub,
@@ -37,7 +37,7 @@ pub struct Orchestrator {
     surface: ArcSwap<Surface>,
     /// While non-zero (a reload in progress), surface changes are not announced: the reload
     /// announces its net effect once.
-    notify_holds: AtomicUsize,
+    notify_holds: Holds,
     /// The last reload's error, shown by status until a reload succeeds.
     pub(crate) config_error: ArcSwapOption<String>,
     pub(crate) reload_lock: tokio::sync::Mutex<()>,
@@ -67,7 +67,7 @@ impl Orchestrator {
             children: ArcSwap::default(),
             hub,
             surface: ArcSwap::default(),
-            notify_holds: AtomicUsize::new(0),
+            notify_holds: Holds::default(),
             config_error: ArcSwapOption::empty(),
             reload_lock: tokio::sync::Mutex::new(()),
             tracker,
@@ -220,12 +220,8 @@ impl Orchestrator {
 
     /// Holds back list_changed notifications until the guard drops.
     pub(crate) fn hold_notifications(self: &Arc<Self>) -> NotifyHold {
-        self.notify_holds.fetch_add(1, Ordering::AcqRel);
+        self.notify_holds.take();
         NotifyHold { orch: self.clone() }
-    }
-
-    fn notifications_held(&self) -> bool {
-        self.notify_holds.load(Ordering::Acquire) > 0
     }
 
     /// Waits until every child is settled (running, failed, missing env, …) or `limit` passes.
@@ -286,7 +282,7 @@ pub(crate) struct NotifyHold {
 
 impl Drop for NotifyHold {
     fn drop(&mut self) {
-        self.orch.notify_holds.fetch_sub(1, Ordering::AcqRel);
+        self.orch.notify_holds.release();
         self.orch.hub.mark_surface_dirty();
     }
 }
@@ -306,11 +302,12 @@ async fn surface_task(
         }
         tokio::time::sleep(SURFACE_DEBOUNCE).await;
         let Some(orch) = orch.upgrade() else { return };
+        let before = orch.notify_holds.mark();
         orch.refresh_surface();
         let now = orch.surface().fingerprint;
-        let held = orch.notifications_held();
+        let quiet = may_announce(before, orch.notify_holds.mark());
         drop(orch);
-        if held {
+        if !quiet {
             continue;
         }
         for host in hub.hosts() {
