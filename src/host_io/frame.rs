@@ -81,7 +81,10 @@ pub fn classify(line: &[u8]) -> Frame {
     if line.is_empty() {
         return Frame::Skip;
     }
-    // The common case parses once, straight into the message type.
+    // The hot message goes straight to its type; the rest parse once into rmcp's.
+    if let Some(message) = super::shape::client_message(line) {
+        return Frame::Message(Box::new(message));
+    }
     match serde_json::from_slice::<ClientJsonRpcMessage>(line) {
         Ok(message) => Frame::Message(Box::new(message)),
         Err(shape) => diagnose(line, &shape),

@@ -7,11 +7,11 @@
 //! server and the cap. Lines that are not JSON-RPC (banners, logs on the wrong stream) are skipped
 //! and counted, never answered: replying to a child's garbage could start an echo storm.
 
-use std::sync::Arc;
+use std::{collections::HashSet, sync::Arc};
 
 use rmcp::{
     RoleClient,
-    model::{RequestId, ServerJsonRpcMessage},
+    model::{ClientNotification, ClientRequest, JsonRpcMessage, RequestId, ServerJsonRpcMessage},
     service::TxJsonRpcMessage,
     transport::Transport,
 };
@@ -22,9 +22,13 @@ use crate::{
     host_io::{
         Writer, frame,
         lines::{LineReader, Read},
-        send_line,
+        send_line, shape,
     },
 };
+
+/// `tools/call` ids remembered for the direct read of their results; past this (a child that
+/// never answers), new ones take rmcp's path rather than grow memory.
+const MAX_TRACKED_CALLS: usize = 4096;
 
 /// A [`Transport`] for the client side of a child's stdio.
 pub struct ChildTransport<R, W> {
@@ -33,6 +37,9 @@ pub struct ChildTransport<R, W> {
     out: Writer<W>,
     max: usize,
     skipped: u64,
+    /// Ids of `tools/call` requests awaiting an answer: their results are read straight into
+    /// the call-result type (see [`shape`]).
+    calls: HashSet<RequestId>,
 }
 
 impl<R, W> ChildTransport<R, W>
@@ -48,6 +55,7 @@ where
             out: Arc::new(tokio::sync::Mutex::new(stdin)),
             max,
             skipped: 0,
+            calls: HashSet::new(),
         }
     }
 }
@@ -63,6 +71,22 @@ where
         &mut self,
         item: TxJsonRpcMessage<RoleClient>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        match &item {
+            JsonRpcMessage::Request(r)
+                if matches!(r.request, ClientRequest::CallToolRequest(_))
+                    && self.calls.len() < MAX_TRACKED_CALLS =>
+            {
+                self.calls.insert(r.id.clone());
+            }
+            JsonRpcMessage::Notification(n) => {
+                if let ClientNotification::CancelledNotification(c) = &n.notification
+                    && let Some(id) = &c.params.request_id
+                {
+                    self.calls.remove(id);
+                }
+            }
+            _ => {}
+        }
         send_line(&self.out, &item)
     }
 
@@ -70,16 +94,27 @@ where
         loop {
             match self.lines.next().await {
                 Ok(Read::Line) => {
-                    let line = self.lines.line();
-                    let line = line
-                        .strip_prefix(b"\xEF\xBB\xBF")
-                        .unwrap_or(line)
-                        .trim_ascii();
+                    let line = frame::trim(self.lines.line());
                     if line.is_empty() {
                         continue;
                     }
+                    let calls = &mut self.calls;
+                    if let Some(message) = shape::server_response(line, |id| calls.remove(id)) {
+                        return Some(message);
+                    }
                     match serde_json::from_slice::<ServerJsonRpcMessage>(line) {
-                        Ok(message) => return Some(message),
+                        Ok(message) => {
+                            match &message {
+                                JsonRpcMessage::Response(r) => _ = self.calls.remove(&r.id),
+                                JsonRpcMessage::Error(e) => {
+                                    if let Some(id) = &e.id {
+                                        self.calls.remove(id);
+                                    }
+                                }
+                                _ => {}
+                            }
+                            return Some(message);
+                        }
                         Err(e) => {
                             self.skipped += 1;
                             // The first one says what is wrong; a flood stays at debug.
