@@ -16,7 +16,7 @@
 pub mod frame;
 pub mod limit;
 pub mod lines;
-pub(crate) mod shape;
+pub mod shape;
 pub mod stdio;
 
 use std::{

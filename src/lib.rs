@@ -11,7 +11,8 @@
 //! - [`supervisor`]: one task per child: states, backoff, process groups, health, stderr;
 //! - [`surface`] and [`naming`]: the merged tool/prompt/resource lists and host-facing names;
 //! - [`server`]: the MCP server toward the host, and request forwarding to children;
-//! - [`host_io`]: the host-facing stdio framing: size caps, JSON-RPC parse errors, id checks;
+//! - [`host_io`]: the host-facing stdio framing: size caps, JSON-RPC parse errors, id checks, the
+//!   direct read of `tools/call` messages;
 //! - [`unified`]: `chat`, `embed`, `search_web`, `get_weather`, `list_models` across vendors;
 //! - [`reload`], [`control`]: hot reload, and the control socket of a running instance;
 //! - [`pins`]: tool-definition pinning (changed definitions flagged or withheld);

@@ -89,7 +89,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Shape<'a> {
 }
 
 /// A host's `tools/call` request read directly, or `None` for rmcp's path.
-pub(crate) fn client_message(line: &[u8]) -> Option<ClientJsonRpcMessage> {
+pub fn client_message(line: &[u8]) -> Option<ClientJsonRpcMessage> {
     if !Shape::of(line)?.is_request_for(TOOLS_CALL) {
         return None;
     }
@@ -112,7 +112,7 @@ struct RawResponse<'a> {
 
 /// A child's response read directly when `is_tool_call` says its id is that of a `tools/call`
 /// we sent; `None` for rmcp's path.
-pub(crate) fn server_response(
+pub fn server_response(
     line: &[u8],
     is_tool_call: impl FnOnce(&RequestId) -> bool,
 ) -> Option<ServerJsonRpcMessage> {
