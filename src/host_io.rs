@@ -163,12 +163,7 @@ where
         &mut self,
         item: TxJsonRpcMessage<RoleServer>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
-        let answered = match &item {
-            JsonRpcMessage::Response(r) => Some(&r.id),
-            JsonRpcMessage::Error(e) => e.id.as_ref(),
-            _ => None,
-        };
-        if let Some(id) = answered {
+        if let Some(id) = answered_id(&item) {
             lock(&self.in_flight).remove(id);
         }
         send_line(&self.out, &item)
@@ -212,6 +207,18 @@ where
 
     async fn close(&mut self) -> Result<(), Self::Error> {
         self.out.lock().await.flush().await
+    }
+}
+
+/// The id a response or an error answers; `None` for requests, notifications and errors
+/// without an id.
+pub(crate) fn answered_id<Req, Resp, Noti>(
+    message: &JsonRpcMessage<Req, Resp, Noti>,
+) -> Option<&RequestId> {
+    match message {
+        JsonRpcMessage::Response(r) => Some(&r.id),
+        JsonRpcMessage::Error(e) => e.id.as_ref(),
+        _ => None,
     }
 }
 

@@ -3,11 +3,12 @@
 //! rmcp's message types are untagged enums. Reading one makes serde buffer the whole message and
 //! try variant after variant, nested three deep: a `tools/call` request is the 14th of 22
 //! request types, its result the 16th of 20 result types. Profiling `serve` put that at about a
-//! quarter of the orchestrator's CPU per forwarded call. So a line first gets a single pass that
-//! skips every value and notes which top-level keys it has ([`Shape`]); a `tools/call` request,
-//! or the response to one, is then read straight into its one type. Anything else, and anything
-//! the direct read refuses, takes rmcp's own path, so what is accepted and how it is
-//! classified does not change.
+//! quarter of the orchestrator's CPU per forwarded call. So a host's line first gets a single
+//! pass that skips every value and notes its top-level keys and method ([`Shape`]), and a
+//! `tools/call` request is then read straight into its one type; a child's line is read once as
+//! a response with its result left raw, checked by the same key rule, and the result of a
+//! `tools/call` read straight into its type. Anything else, and anything the direct read
+//! refuses, takes rmcp's own path, so what is accepted and how it is classified does not change.
 
 use std::{borrow::Cow, fmt};
 
@@ -30,7 +31,6 @@ const TOOLS_CALL: &str = "tools/call";
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Shape<'a> {
     method: Option<Cow<'a, str>>,
-    has_method: bool,
     has_id: bool,
     has_result: bool,
     has_error: bool,
@@ -45,11 +45,6 @@ impl<'a> Shape<'a> {
     /// A request for `method` (rmcp's rule: method and id, no result or error).
     fn is_request_for(&self, method: &str) -> bool {
         self.has_id && !self.has_result && !self.has_error && self.method.as_deref() == Some(method)
-    }
-
-    /// A success response (rmcp's rule: result, no method or error).
-    pub(crate) fn is_response(&self) -> bool {
-        self.has_result && !self.has_method && !self.has_error
     }
 }
 
@@ -69,7 +64,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for Shape<'a> {
                 while let Some(key) = map.next_key::<Cow<'de, str>>()? {
                     match key.as_ref() {
                         "method" => {
-                            shape.has_method = true;
                             shape.method = Some(map.next_value::<Cow<'de, str>>()?);
                             continue;
                         }
@@ -101,13 +95,37 @@ pub fn client_message(line: &[u8]) -> Option<ClientJsonRpcMessage> {
     }))
 }
 
-/// The fields of a response, its result kept unread until we know which type it is.
+/// Whether a key was present, whatever its value (`null` too): rmcp's shape rule counts keys.
+#[derive(Default)]
+struct Seen(bool);
+
+impl<'de> Deserialize<'de> for Seen {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        IgnoredAny::deserialize(deserializer)?;
+        Ok(Self(true))
+    }
+}
+
+/// The fields of a response, its result kept unread until we know which type it is; one pass
+/// both reads them and applies rmcp's shape rule.
 #[derive(Deserialize)]
 struct RawResponse<'a> {
     jsonrpc: JsonRpcVersion2_0,
     id: RequestId,
     #[serde(borrow)]
     result: &'a serde_json::value::RawValue,
+    #[serde(default)]
+    method: Seen,
+    #[serde(default)]
+    error: Seen,
+}
+
+impl<'a> RawResponse<'a> {
+    /// `line` as a success response (rmcp's rule: result, no method or error), or `None`.
+    fn read(line: &'a [u8]) -> Option<Self> {
+        let response: Self = serde_json::from_slice(line).ok()?;
+        (!response.method.0 && !response.error.0).then_some(response)
+    }
 }
 
 /// A child's response read directly when `is_tool_call` says its id is that of a `tools/call`
@@ -116,10 +134,7 @@ pub fn server_response(
     line: &[u8],
     is_tool_call: impl FnOnce(&RequestId) -> bool,
 ) -> Option<ServerJsonRpcMessage> {
-    if !Shape::of(line)?.is_response() {
-        return None;
-    }
-    let response: RawResponse = serde_json::from_slice(line).ok()?;
+    let response = RawResponse::read(line)?;
     if !is_tool_call(&response.id) {
         return None;
     }
@@ -153,17 +168,17 @@ mod tests {
             !s.is_request_for(TOOLS_CALL),
             "a notification is no request"
         );
-        assert!(
-            Shape::of(br#"{"id":1,"result":null}"#)
-                .unwrap()
-                .is_response()
-        );
-        assert!(
-            !Shape::of(br#"{"id":1,"result":{},"error":{}}"#)
-                .unwrap()
-                .is_response()
-        );
-        assert!(!Shape::of(br#"{"id":1,"result":{},"method":7}"#).is_some_and(|s| s.is_response()));
+        let response = |line: &[u8]| RawResponse::read(line).is_some();
+        assert!(response(br#"{"jsonrpc":"2.0","id":1,"result":null}"#));
+        assert!(!response(
+            br#"{"jsonrpc":"2.0","id":1,"result":{},"error":{}}"#
+        ));
+        assert!(!response(
+            br#"{"jsonrpc":"2.0","id":1,"result":{},"method":7}"#
+        ));
+        assert!(!response(
+            br#"{"jsonrpc":"2.0","id":1,"result":{},"error":null}"#
+        ));
         assert_eq!(Shape::of(b"[1]"), None);
         assert_eq!(Shape::of(b"{\"id\":1,"), None);
         // Escaped keys and methods are read too.

@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, BufReader};
 use crate::{
     error::RouteError,
     host_io::{
-        Writer, frame,
+        Writer, answered_id, frame,
         lines::{LineReader, Read},
         send_line, shape,
     },
@@ -98,20 +98,13 @@ where
                     if line.is_empty() {
                         continue;
                     }
-                    let calls = &mut self.calls;
-                    if let Some(message) = shape::server_response(line, |id| calls.remove(id)) {
-                        return Some(message);
-                    }
-                    match serde_json::from_slice::<ServerJsonRpcMessage>(line) {
+                    let calls = &self.calls;
+                    let read = shape::server_response(line, |id| calls.contains(id))
+                        .map_or_else(|| serde_json::from_slice::<ServerJsonRpcMessage>(line), Ok);
+                    match read {
                         Ok(message) => {
-                            match &message {
-                                JsonRpcMessage::Response(r) => _ = self.calls.remove(&r.id),
-                                JsonRpcMessage::Error(e) => {
-                                    if let Some(id) = &e.id {
-                                        self.calls.remove(id);
-                                    }
-                                }
-                                _ => {}
+                            if let Some(id) = answered_id(&message) {
+                                self.calls.remove(id);
                             }
                             return Some(message);
                         }
