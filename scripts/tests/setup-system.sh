@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Tests of scripts/setup-system.sh that do not depend on what this machine has installed: dpkg,
+# apt-get, sudo, id and the tool commands are stubs on PATH, and each case says which packages
+# the stub package manager reports as installed.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+script="$root/scripts/setup-system.sh"
+work="$(mktemp -d "${TMPDIR:-/tmp}/setup-system-test.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+passed=0 failed=0
+
+# Stubs. $STUB_DIR/installed lists installed packages, one a line; apt-get logs its arguments
+# and, when $STUB_APT_WORKS=1, adds what it was asked to install to that list.
+bin="$work/bin"
+mkdir -p "$bin"
+cat > "$bin/dpkg" <<'SH'
+#!/bin/sh
+[ "$1" = "-s" ] || exit 2
+if grep -qx "$2" "$STUB_DIR/installed"; then
+  printf 'Package: %s\nStatus: install ok installed\n' "$2"
+else
+  echo "dpkg-query: package '$2' is not installed and no information is available" >&2
+  exit 1
+fi
+SH
+cat > "$bin/apt-get" <<'SH'
+#!/bin/sh
+echo "apt-get $*" >> "$STUB_DIR/log"
+if [ "$1" = install ] && [ "${STUB_APT_WORKS:-1}" = 1 ]; then
+  for a in "$@"; do case "$a" in -*|install) ;; *) echo "$a" >> "$STUB_DIR/installed" ;; esac; done
+fi
+exit 0
+SH
+cat > "$bin/sudo" <<'SH'
+#!/bin/sh
+echo "sudo $*" >> "$STUB_DIR/log"
+[ "${STUB_SUDO:-0}" = 1 ] || exit 1
+[ "$1" = "-n" ] && exit 0
+exec "$@"
+SH
+cat > "$bin/id" <<'SH'
+#!/bin/sh
+echo "${STUB_UID:-0}"
+SH
+# The tool commands are there (NodeSource's node, pyenv's python), so only Debian packages count.
+for tool in python3 pip3 node npm; do printf '#!/bin/sh\nexit 0\n' > "$bin/$tool"; done
+chmod +x "$bin"/*
+
+# run NAME PROFILE INSTALLED... -- runs the script with the stubs; sets $out, $rc, $log.
+run() {
+  local dir="$work/case-$1"; shift
+  local profile="$1"; shift
+  mkdir -p "$dir"
+  : > "$dir/log"
+  printf '%s\n' "$@" > "$dir/installed"
+  # grep, sed and the shell itself come from the system; everything the script asks about is stubbed.
+  out=$(STUB_DIR="$dir" PATH="$bin:/usr/bin:/bin" bash "$script" "$profile" 2>&1)
+  rc=$?
+  log=$(cat "$dir/log")
+  installed=$(cat "$dir/installed")
+}
+check() {
+  if eval "$2"; then passed=$((passed + 1)); echo "ok: $1"
+  else failed=$((failed + 1)); echo "FAILED: $1"; echo "  rc=$rc"; echo "  output: $out"; echo "  log: $log"
+  fi
+}
+
+# The case that broke every new user: libclang-cpp14 (whose files a glob for libclang*.so
+# matched) is installed, libclang-dev is not.
+run neighbour test build-essential cmake libclang-cpp14 libclang1-14
+check "libclang-dev is installed when only libclang-cpp is present" \
+  '[ $rc = 0 ] && grep -q "apt-get install -y -qq libclang-dev$" <<<"$log"'
+check "nothing present is reinstalled" '! grep -q "cmake\|build-essential" <<<"$log"'
+
+run all-present test build-essential cmake libclang-dev
+check "nothing is installed when everything is present" '[ $rc = 0 ] && [ -z "$log" ]'
+
+run build-profile build build-essential
+check "the build profile does not ask for llama.cpp's libclang or cmake" '[ $rc = 0 ] && [ -z "$log" ]'
+
+run build-missing build
+check "the build profile installs a C compiler when missing" \
+  '[ $rc = 0 ] && grep -q "install -y -qq build-essential$" <<<"$log"'
+
+STUB_UID=1000 run no-root test build-essential
+check "without root or sudo: exit 2 with the exact apt-get line" \
+  '[ $rc = 2 ] && grep -q "apt-get install -y cmake libclang-dev" <<<"$out" && ! grep -q "^apt-get" <<<"$log"'
+
+STUB_UID=1000 STUB_SUDO=1 run sudo test build-essential cmake
+check "without root, through sudo when it works without a password" \
+  '[ $rc = 0 ] && grep -q "^sudo apt-get install -y -qq libclang-dev$" <<<"$log"'
+
+STUB_APT_WORKS=0 run apt-fails test build-essential cmake
+check "a package still missing after apt-get is an error (exit 2)" \
+  '[ $rc = 2 ] && grep -q "libclang-dev is still not installed" <<<"$out"'
+
+SETUP_SYSTEM_DRY_RUN=1 run dry test cmake
+check "dry run prints the decision and installs nothing" \
+  '[ $rc = 0 ] && grep -q "would run: apt-get install -y build-essential libclang-dev" <<<"$out" && [ -z "$log" ]'
+
+echo "setup-system: $passed passed, $failed failed"
+[ "$failed" = 0 ]
