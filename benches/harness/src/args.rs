@@ -1,0 +1,80 @@
+//! The command line: which binaries to measure, how many calls, rounds and cold starts.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(about = "MCP Orchestrator benchmark: direct vs through, RSS, start-up, fallback")]
+pub struct Args {
+    /// The mcp-orchestrator binary.
+    #[arg(long)]
+    pub orchestrator: PathBuf,
+    /// The mcp-fixture-server binary (the Rust echo child).
+    #[arg(long)]
+    pub fixture: PathBuf,
+    /// `mcp-server-everything` (npm @modelcontextprotocol/server-everything); rows skipped without it.
+    #[arg(long)]
+    pub everything: Option<PathBuf>,
+    /// The `fastmcp` CLI (PyPI fastmcp), measured as a peer aggregator; column skipped without it.
+    #[arg(long)]
+    pub fastmcp: Option<PathBuf>,
+    /// Calls per target and round at concurrency 1.
+    #[arg(long, default_value_t = 2000)]
+    pub calls: usize,
+    /// Calls per task and round at concurrency `--concurrency`.
+    #[arg(long, default_value_t = 60)]
+    pub calls_per_task: usize,
+    /// Concurrent callers for the throughput rows.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Rounds (targets alternate within each round).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// Warm-up calls per target and round at concurrency 1 (at most a quarter of the measured
+    /// calls); at the high concurrency each task warms up with warmup/8 calls (at most as many as
+    /// it then measures).
+    #[arg(long, default_value_t = 200)]
+    pub warmup: usize,
+    /// Cold starts per start-up configuration and target.
+    #[arg(long, default_value_t = 5)]
+    pub startup_runs: usize,
+    /// Fallback calls per path.
+    #[arg(long, default_value_t = 1000)]
+    pub fallback_calls: usize,
+    /// Cap on the calls per round sent through the peer aggregator at concurrency 1 (it is
+    /// much slower; its percentiles need fewer samples).
+    #[arg(long, default_value_t = 200)]
+    pub peer_calls: usize,
+    /// Calls per task through the peer aggregator at the high concurrency.
+    #[arg(long, default_value_t = 3)]
+    pub peer_calls_per_task: usize,
+    /// Rounds that include the peer aggregator (the first N).
+    #[arg(long, default_value_t = 1)]
+    pub peer_rounds: usize,
+    /// Skip the start-up measurements (item 4).
+    #[arg(long)]
+    pub no_startup: bool,
+    /// Working directory for configs and server logs (default: a fresh one under /tmp).
+    #[arg(long)]
+    pub workdir: Option<PathBuf>,
+    /// Also write every figure as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+impl Args {
+    /// Fails early, before any server starts, when a required binary is missing.
+    pub fn check(&self) -> Result<()> {
+        for (what, p) in [
+            ("orchestrator", &self.orchestrator),
+            ("fixture", &self.fixture),
+        ] {
+            if !p.exists() {
+                bail!("--{what} {}: no such file", p.display());
+            }
+        }
+        Ok(())
+    }
+}

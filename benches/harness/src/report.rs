@@ -1,0 +1,408 @@
+//! The report: one Markdown table per measured item, then the targets and their verdicts; with
+//! `--json`, every figure as JSON too.
+
+use std::{fmt::Write as _, time::Duration};
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use crate::{
+    args::Args,
+    phases::{fallback::Fallback, load::Load, startup::Startup},
+    stats::median,
+    target::{Kind, Via},
+};
+
+/// Everything the phases measured.
+pub struct Results {
+    /// The measured child kinds, in row order.
+    pub kinds: Vec<Kind>,
+    pub load: Load,
+    /// Empty with `--no-startup`.
+    pub startups: Vec<Startup>,
+    pub fallback: Fallback,
+    /// The orchestrator's `orchestrator_status` answer after the fallback phase; `Null` if that
+    /// call failed.
+    pub status: Value,
+}
+
+/// Renders the report and, with `--json`, writes the JSON file.
+pub fn write_report(args: &Args, results: &Results) -> Result<String> {
+    let mut r = Report {
+        a: args,
+        res: results,
+        out: String::new(),
+        json: json!({}),
+    };
+    let worst_added = r.latency()?;
+    let worst_tput = r.throughput()?;
+    r.memory()?;
+    let worst_startup = r.startup()?;
+    r.fallback()?;
+    r.overhead_metric()?;
+    r.targets(worst_added, worst_tput, worst_startup)?;
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&r.json)?)?;
+    }
+    Ok(r.out)
+}
+
+/// The report being written: its Markdown and its JSON, filled table by table.
+struct Report<'a> {
+    a: &'a Args,
+    res: &'a Results,
+    out: String,
+    json: Value,
+}
+
+impl Report<'_> {
+    /// Whether the fastmcp columns are shown: whenever `--fastmcp` was given, with `–` in a row
+    /// it has no figures for, so the columns line up.
+    fn has_peer(&self) -> bool {
+        self.a.fastmcp.is_some()
+    }
+
+    /// Table 1; returns the worst added (p50, p99) at c=1 over the child kinds, in µs.
+    fn latency(&mut self) -> Result<(f64, f64)> {
+        let a = self.a;
+        let conc = a.concurrency;
+        let has_peer = self.has_peer();
+        let res = self.res;
+        let get = |k: Kind, c: usize, v: Via| res.load.samples.get(&(k, c, v));
+        writeln!(
+            self.out,
+            "### 1. `tools/call` latency, direct vs through (µs)\n\n\
+             {} rounds × {} calls at c=1 and {} rounds × {}×{} calls at c={conc} per target{}; \
+             added = through − direct at the same percentile; ratio = through ÷ direct.\n",
+            a.rounds,
+            a.calls,
+            a.rounds,
+            conc,
+            a.calls_per_task,
+            if has_peer {
+                format!(
+                    " (fastmcp: {} round × {} and {}×{})",
+                    a.peer_rounds.min(a.rounds),
+                    a.calls.min(a.peer_calls),
+                    conc,
+                    a.calls_per_task.min(a.peer_calls_per_task)
+                )
+            } else {
+                String::new()
+            }
+        )?;
+        let mut head = String::from(
+            "| child | c | direct p50 | direct p99 | orchestrator p50 | orchestrator p99 | added p50 | added p99 | ratio p50 | ratio p99 |",
+        );
+        let mut sep = String::from("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        if has_peer {
+            head.push_str(" fastmcp p50 | fastmcp p99 | fastmcp added p50 |");
+            sep.push_str("---:|---:|---:|");
+        }
+        writeln!(self.out, "{head}\n{sep}")?;
+        let mut worst_added = (0.0f64, 0.0f64);
+        for &k in &res.kinds {
+            for c in [1, conc] {
+                let (Some(d), Some(o)) = (get(k, c, Via::Direct), get(k, c, Via::Orchestrator))
+                else {
+                    continue;
+                };
+                let (d50, d99, o50, o99) = (d.p50(), d.p99(), o.p50(), o.p99());
+                if c == 1 {
+                    worst_added.0 = worst_added.0.max(o50 - d50);
+                    worst_added.1 = worst_added.1.max(o99 - d99);
+                }
+                write!(
+                    self.out,
+                    "| {} | {c} | {d50:.0} | {d99:.0} | {o50:.0} | {o99:.0} | {:.0} | {:.0} | {:.2} | {:.2} |",
+                    k.label(),
+                    o50 - d50,
+                    o99 - d99,
+                    o50 / d50,
+                    o99 / d99
+                )?;
+                let mut row = json!({"direct": {"p50_us": d50, "p99_us": d99, "n": d.len()},
+                                     "orchestrator": {"p50_us": o50, "p99_us": o99, "n": o.len()}});
+                if let Some(p) = get(k, c, Via::Peer) {
+                    write!(
+                        self.out,
+                        " {:.0} | {:.0} | {:.0} |",
+                        p.p50(),
+                        p.p99(),
+                        p.p50() - d50
+                    )?;
+                    row["fastmcp"] = json!({"p50_us": p.p50(), "p99_us": p.p99(), "n": p.len()});
+                } else if has_peer {
+                    write!(self.out, " – | – | – |")?;
+                }
+                writeln!(self.out)?;
+                self.json["latency"][k.id()][c.to_string()] = row;
+            }
+        }
+        Ok(worst_added)
+    }
+
+    /// Table 2; returns the worst through ÷ direct ratio over the child kinds.
+    fn throughput(&mut self) -> Result<f64> {
+        let conc = self.a.concurrency;
+        let has_peer = self.has_peer();
+        let res = self.res;
+        // Calls per second at the high concurrency.
+        let tput = |k: Kind, v: Via| {
+            res.load
+                .wall
+                .get(&(k, conc, v))
+                .map(|(n, w)| *n as f64 / w.as_secs_f64())
+        };
+        writeln!(
+            self.out,
+            "\n### 2. Throughput at c={conc} (calls/s, total calls ÷ total wall time over the rounds)\n"
+        )?;
+        let mut head = String::from("| child | direct | orchestrator | orchestrator ÷ direct |");
+        let mut sep = String::from("|---|---:|---:|---:|");
+        if has_peer {
+            head.push_str(" fastmcp | fastmcp ÷ direct |");
+            sep.push_str("---:|---:|");
+        }
+        writeln!(self.out, "{head}\n{sep}")?;
+        let mut worst_tput = f64::INFINITY;
+        for &k in &res.kinds {
+            let (Some(d), Some(o)) = (tput(k, Via::Direct), tput(k, Via::Orchestrator)) else {
+                continue;
+            };
+            worst_tput = worst_tput.min(o / d);
+            write!(
+                self.out,
+                "| {} | {d:.0} | {o:.0} | {:.0} % |",
+                k.label(),
+                100.0 * o / d
+            )?;
+            self.json["throughput"][k.id()] = json!({"direct": d, "orchestrator": o});
+            if let Some(p) = tput(k, Via::Peer) {
+                write!(self.out, " {p:.0} | {:.0} % |", 100.0 * p / d)?;
+                self.json["throughput"][k.id()]["fastmcp"] = json!(p);
+            } else if has_peer {
+                write!(self.out, " – | – |")?;
+            }
+            writeln!(self.out)?;
+        }
+        Ok(worst_tput)
+    }
+
+    /// Table 3.
+    fn memory(&mut self) -> Result<()> {
+        let conc = self.a.concurrency;
+        writeln!(
+            self.out,
+            "\n### 3. Memory of the aggregator process itself, five children (MiB)\n\n\
+             idle = VmRSS after start-up and 1 s without calls; under load = largest VmRSS sampled every 20 ms \
+             during the c={conc} runs through it; VmHWM = peak at the end of the load phase; children = \
+             sum of the VmRSS of all its descendants when idle (not included in the other columns).\n"
+        )?;
+        writeln!(
+            self.out,
+            "| process | idle VmRSS | VmRSS under load (max) | VmHWM | its children (sum) |\n|---|---:|---:|---:|---:|"
+        )?;
+        for (via, r) in &self.res.load.rss {
+            let label = match via {
+                Via::Orchestrator => "mcp-orchestrator",
+                _ => "fastmcp (python)",
+            };
+            writeln!(
+                self.out,
+                "| {label} | {} | {} | {} | {} |",
+                mib(r.idle_kib),
+                mib(r.load_max_kib),
+                mib(r.hwm_kib),
+                mib(r.children_kib)
+            )?;
+            self.json["rss_kib"][via.label()] = json!({"idle": r.idle_kib, "load_max": r.load_max_kib, "hwm": r.hwm_kib, "children": r.children_kib});
+        }
+        Ok(())
+    }
+
+    /// Table 4; returns the worst orchestrator − slowest child (medians) over the
+    /// configurations, in ms (−∞ without any).
+    fn startup(&mut self) -> Result<f64> {
+        let has_peer = self.has_peer();
+        writeln!(
+            self.out,
+            "\n### 4. Start-up: spawn → first `tools/list` answer listing all five children (ms)\n\n\
+             median (min–max) of {} cold starts each; \"slowest child alone\" = the child whose own \
+             spawn → `initialize` → `tools/list` median is largest, started directly by the bench.\n",
+            self.a.startup_runs
+        )?;
+        let mut head = String::from(
+            "| children | slowest child alone | orchestrator | orchestrator − slowest (medians) |",
+        );
+        let mut sep = String::from("|---|---:|---:|---:|");
+        if has_peer {
+            head.push_str(" fastmcp | fastmcp − slowest |");
+            sep.push_str("---:|---:|");
+        }
+        writeln!(self.out, "{head}\n{sep}")?;
+        let mut worst_startup = f64::NEG_INFINITY;
+        for s in &self.res.startups {
+            let Some((id, alone)) = &s.slowest_child else {
+                continue;
+            };
+            let extra = signed_ms(median(&s.orchestrator), median(alone));
+            worst_startup = worst_startup.max(extra);
+            write!(
+                self.out,
+                "| {} | {} (`{id}`) | {} | {extra:+.1} |",
+                s.label,
+                range_ms(alone),
+                range_ms(&s.orchestrator),
+            )?;
+            if !s.peer.is_empty() {
+                write!(
+                    self.out,
+                    " {} | {:+.1} |",
+                    range_ms(&s.peer),
+                    signed_ms(median(&s.peer), median(alone))
+                )?;
+            }
+            writeln!(self.out)?;
+            let v = |d: &[Duration]| {
+                d.iter()
+                    .map(|d| d.as_secs_f64() * 1000.0)
+                    .collect::<Vec<_>>()
+            };
+            self.json["startup_ms"][&s.label] = json!({"slowest_child": id, "alone": v(alone),
+                "orchestrator": v(&s.orchestrator), "fastmcp": v(&s.peer)});
+        }
+        Ok(worst_startup)
+    }
+
+    /// Table 5.
+    fn fallback(&mut self) -> Result<()> {
+        let fb = &self.res.fallback;
+        writeln!(
+            self.out,
+            "\n### 5. Fallback: unified `chat`, c=1 (µs)\n\n\
+             vendor_a answers at once with a retryable 503-style tool error (`--mode unavailable`); config \
+             `retry_attempts: 1` and the circuit breaker out of reach, so every call tries vendor_a, then vendor_b.\n"
+        )?;
+        writeln!(self.out, "| path | p50 | p99 |\n|---|---:|---:|")?;
+        for (label, s) in [
+            ("`chat`: vendor_a fails, vendor_b answers", &fb.fallback),
+            (
+                "`chat` with `vendor: vendor_b` (the second vendor alone)",
+                &fb.alone,
+            ),
+            ("vendor_b's `chat` direct (no orchestrator)", &fb.direct),
+        ] {
+            writeln!(self.out, "| {label} | {:.0} | {:.0} |", s.p50(), s.p99())?;
+        }
+        writeln!(
+            self.out,
+            "| fallback cost (first row − second row) | {:.0} | {:.0} |",
+            fb.fallback.p50() - fb.alone.p50(),
+            fb.fallback.p99() - fb.alone.p99()
+        )?;
+        self.json["fallback_us"] = json!({
+            "fallback": {"p50": fb.fallback.p50(), "p99": fb.fallback.p99()},
+            "second_alone": {"p50": fb.alone.p50(), "p99": fb.alone.p99()},
+            "direct": {"p50": fb.direct.p50(), "p99": fb.direct.p99()},
+        });
+        Ok(())
+    }
+
+    /// The orchestrator's own overhead metric for `fixture`, after table 5, if its status had it.
+    fn overhead_metric(&mut self) -> Result<()> {
+        let conc = self.a.concurrency;
+        if let Some(m) = self.res.status.pointer("/servers/fixture/metrics") {
+            let o = &m["overhead_us"];
+            writeln!(
+                self.out,
+                "\nThe orchestrator's own overhead metric for `fixture` (handler entry → answer minus time \
+                 waiting on the child, last 1024 calls, i.e. the c={conc} runs): p50 {} µs, p99 {} µs.",
+                o["p50"], o["p99"]
+            )?;
+            self.json["orchestrator_metrics_fixture"] = m.clone();
+        }
+        Ok(())
+    }
+
+    /// The targets table: each target, the worst figure measured against it, and the verdict.
+    fn targets(
+        &mut self,
+        worst_added: (f64, f64),
+        worst_tput: f64,
+        worst_startup: f64,
+    ) -> Result<()> {
+        let conc = self.a.concurrency;
+        let out = &mut self.out;
+        let orch_rss = self
+            .res
+            .load
+            .rss
+            .get(&Via::Orchestrator)
+            .copied()
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "\n### Targets\n\n| target | measured | verdict |\n|---|---|---|"
+        )?;
+        writeln!(
+            out,
+            "| added p50 at c=1 ≤ 50 µs | {:.0} µs (worst child) | {} |",
+            worst_added.0,
+            verdict(worst_added.0 <= 50.0)
+        )?;
+        writeln!(
+            out,
+            "| added p99 at c=1 ≤ 250 µs | {:.0} µs (worst child) | {} |",
+            worst_added.1,
+            verdict(worst_added.1 <= 250.0)
+        )?;
+        writeln!(
+            out,
+            "| throughput through ≥ 90 % of direct at c={conc} | {:.0} % (worst child) | {} |",
+            100.0 * worst_tput,
+            verdict(worst_tput >= 0.9)
+        )?;
+        let peak = orch_rss
+            .load_max_kib
+            .max(orch_rss.idle_kib)
+            .max(orch_rss.hwm_kib);
+        writeln!(
+            out,
+            "| orchestrator RSS ≤ 20 MB with five children | {} MiB peak (VmHWM), {} MiB idle | {} |",
+            mib(peak),
+            mib(orch_rss.idle_kib),
+            verdict(peak as f64 * 1024.0 <= 20e6)
+        )?;
+        writeln!(
+            out,
+            "| start-up ≤ slowest child + 20 ms | {worst_startup:+.1} ms (worst configuration) | {} |",
+            verdict(worst_startup <= 20.0)
+        )?;
+        Ok(())
+    }
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+/// `a − b` in ms, signed.
+fn signed_ms(a: Duration, b: Duration) -> f64 {
+    (a.as_secs_f64() - b.as_secs_f64()) * 1000.0
+}
+
+/// `median (min–max)` in ms.
+fn range_ms(v: &[Duration]) -> String {
+    let min = v.iter().min().copied().unwrap_or_default();
+    let max = v.iter().max().copied().unwrap_or_default();
+    format!("{} ({}–{})", ms(median(v)), ms(min), ms(max))
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "**holds**" } else { "**missed**" }
+}
