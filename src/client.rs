@@ -23,7 +23,7 @@ pub use types::{
     SearchRequest, SearchResponse, SearchResult, Units, WeatherRequest, WeatherResponse,
 };
 
-pub use crate::report::{Attempt, CapabilitiesReport, Routing, StatusReport};
+pub use crate::report::{Attempt, AttemptOutcome, CapabilitiesReport, Routing, StatusReport};
 
 /// The variable naming the `mcp-orchestrator` binary to start, when it is not on `PATH`.
 pub const BIN_ENV: &str = "MCP_ORCHESTRATOR_BIN";
@@ -151,12 +151,8 @@ impl Client {
 
     /// Every vendor's models.
     pub async fn list_models(&self) -> Result<Vec<Model>, ClientError> {
-        #[derive(serde::Deserialize)]
-        struct Models {
-            models: Vec<Model>,
-        }
-        let m: Models = self.typed("list_models", Map::new()).await?;
-        Ok(m.models)
+        let list: types::ModelList = self.typed("list_models", Map::new()).await?;
+        Ok(list.models)
     }
 
     /// Every tool the host would see, by server.

@@ -37,6 +37,14 @@ pub enum CallError {
     Vendor(#[from] VendorError),
 }
 
+/// The shapes' own checks (an empty `query`, `num_results` past its limit) fail the same way
+/// as a decoding error, so `?` on them in a handler is enough.
+impl From<mcp_tool_shapes::InvalidArgs> for CallError {
+    fn from(e: mcp_tool_shapes::InvalidArgs) -> Self {
+        Self::InvalidParams(e.to_string())
+    }
+}
+
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type Handler =
     Arc<dyn Fn(JsonObject) -> BoxFuture<Result<CallToolResult, ErrorData>> + Send + Sync>;
@@ -104,7 +112,7 @@ impl ToolServer {
                         None,
                     )),
                     Err(CallError::Vendor(err)) => {
-                        tracing::warn!(tool = name, kind = ?err.kind, status = ?err.status, "{}", err.message);
+                        tracing::warn!(tool = name, kind = ?err.kind, status = ?err.status, error = %err.message, "vendor call failed");
                         Ok(err.into_tool_result())
                     }
                 }

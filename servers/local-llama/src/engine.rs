@@ -134,7 +134,7 @@ fn worker(
     let embedder = separate_embedder.as_ref().unwrap_or(&chat_model);
     let template = match template::choose(&chat_model, config.chat_template.as_deref()) {
         Some((template, source)) => {
-            tracing::info!("chat template: {source}");
+            tracing::info!(source = %source, "chat template chosen");
             Some(template)
         }
         None => {

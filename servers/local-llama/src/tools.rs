@@ -38,8 +38,9 @@ async fn chat(
             .into_iter()
             .map(|m| (m.role, m.content))
             .collect(),
-        temperature: args.temperature,
-        top_p: args.top_p,
+        // llama.cpp's samplers take f32; the shapes keep JSON's f64 so vendors get the exact value.
+        temperature: args.temperature.map(|t| t as f32),
+        top_p: args.top_p.map(|p| p as f32),
         max_tokens: args.max_tokens.unwrap_or(default_max_tokens),
         seed: args.seed,
         stop: args.stop.unwrap_or_default(),

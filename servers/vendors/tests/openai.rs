@@ -77,7 +77,9 @@ async fn chat_passes_a_conversation_through() {
         .and(body_partial_json(json!({
             "model": "gpt-4o-mini",
             "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c", "name": "carol"}],
-            "n": 1
+            "n": 1,
+            // As the caller wrote it, not widened from an f32 (0.699999988).
+            "temperature": 0.7
         })))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "choices": [{"index": 0, "message": {"role": "assistant", "content": "d"}, "finish_reason": "length"}]
@@ -89,7 +91,8 @@ async fn chat_passes_a_conversation_through() {
     let r = vendor
         .result("chat", json!({
             "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c", "name": "carol"}],
-            "extra": {"n": 1}
+            "extra": {"n": 1},
+            "temperature": 0.7
         }))
         .await;
     let out = structured(&r);
@@ -203,7 +206,10 @@ async fn malformed_arguments_are_invalid_params() {
         json!({}),
         json!({"message": 5}),
         json!({"message": "a", "messages": [{"role": "user", "content": "b"}]}),
+        json!({"message": "a", "temperature": 2.5}),
+        json!({"message": "a", "max_tokens": 0}),
         json!({"input": []}),
+        json!({"input": "a", "dimensions": 0}),
     ] {
         let tool = if args.get("input").is_some() {
             "embed"

@@ -93,12 +93,7 @@ impl OpenMeteo {
     }
 
     async fn weather(&self, args: WeatherArgs) -> Result<WeatherOutput, CallError> {
-        let location = args.location.trim();
-        if location.is_empty() {
-            return Err(CallError::InvalidParams(
-                "`location` must not be empty".into(),
-            ));
-        }
+        let location = args.location()?;
         let (label, lat, lon) = match coordinates(location) {
             Some((lat, lon)) => (format!("{lat}, {lon}"), lat, lon),
             None => {

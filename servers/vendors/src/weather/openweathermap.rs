@@ -59,12 +59,7 @@ struct Sys {
 
 impl OpenWeatherMap {
     async fn weather(&self, args: WeatherArgs) -> Result<WeatherOutput, CallError> {
-        let location = args.location.trim();
-        if location.is_empty() {
-            return Err(CallError::InvalidParams(
-                "`location` must not be empty".into(),
-            ));
-        }
+        let location = args.location()?;
         let units = match args.units {
             Units::Metric => "metric",
             Units::Imperial => "imperial",

@@ -32,6 +32,10 @@ pub struct Vendor {
 
 /// Starts `mcp-vendor provider` with only `env` (plus PATH), debug logging and a short HTTP
 /// timeout, and initialises a session pinned to 2025-11-25 like the router's.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a test driver's stderr reader; the shutdown-tree rule is for the servers"
+)]
 pub async fn start(provider: &str, env: &[(&str, &str)]) -> Vendor {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-vendor"));
     let provider = provider.to_owned();

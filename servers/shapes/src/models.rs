@@ -3,14 +3,23 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::ToolOutput;
+use crate::Shape;
+
+/// `list_models`: the models a vendor offers.
+pub struct ListModels;
+
+impl Shape for ListModels {
+    const NAME: &'static str = "list_models";
+    type Args = ListModelsArgs;
+    type Output = ListModelsOutput;
+}
 
 /// Arguments of `list_models`: none.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ListModelsArgs {}
 
 /// One model a vendor offers.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelEntry {
     /// The id to pass as `model`.
     pub id: String,
@@ -19,15 +28,8 @@ pub struct ModelEntry {
 }
 
 /// Result of `list_models`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ListModelsOutput {
     /// The models, in the vendor's order.
     pub models: Vec<ModelEntry>,
-}
-
-impl ToolOutput for ListModelsOutput {
-    fn summary(&self) -> String {
-        let ids: Vec<&str> = self.models.iter().map(|m| m.id.as_str()).collect();
-        format!("{} model(s): {}", ids.len(), ids.join(", "))
-    }
 }

@@ -3,7 +3,16 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::ToolOutput;
+use crate::{InvalidArgs, Shape};
+
+/// `get_weather`: current conditions at a place.
+pub struct GetWeather;
+
+impl Shape for GetWeather {
+    const NAME: &'static str = "get_weather";
+    type Args = WeatherArgs;
+    type Output = WeatherOutput;
+}
 
 /// Unit system of a weather answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -17,6 +26,14 @@ pub enum Units {
 }
 
 impl Units {
+    /// The name on the wire: `metric` or `imperial`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Metric => "metric",
+            Self::Imperial => "imperial",
+        }
+    }
+
     /// The temperature unit symbol.
     pub fn temperature_symbol(self) -> &'static str {
         match self {
@@ -35,7 +52,7 @@ impl Units {
 }
 
 /// Arguments of `get_weather`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct WeatherArgs {
     /// A place name ("Paris", "Paris, FR", "Springfield, Illinois") or "latitude,longitude".
     pub location: String,
@@ -44,8 +61,19 @@ pub struct WeatherArgs {
     pub units: Units,
 }
 
+impl WeatherArgs {
+    /// The trimmed location, which must not be blank.
+    pub fn location(&self) -> Result<&str, InvalidArgs> {
+        let location = self.location.trim();
+        if location.is_empty() {
+            return Err(InvalidArgs::new("`location` must not be empty"));
+        }
+        Ok(location)
+    }
+}
+
 /// Result of `get_weather`: current conditions.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct WeatherOutput {
     /// The place the provider resolved the request to.
     pub location: String,
@@ -67,18 +95,30 @@ pub struct WeatherOutput {
     pub longitude: Option<f64>,
 }
 
-impl ToolOutput for WeatherOutput {
-    fn summary(&self) -> String {
-        format!(
-            "{}: {:.1} {}, {}, humidity {:.0}%, wind {:.1} {} ({})",
-            self.location,
-            self.temperature,
-            self.units.temperature_symbol(),
-            self.description,
-            self.humidity,
-            self.wind_speed,
-            self.units.wind_symbol(),
-            self.provider
-        )
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_default_to_metric_and_use_lowercase_names() {
+        let args: WeatherArgs =
+            serde_json::from_value(serde_json::json!({"location": " Oslo "})).unwrap();
+        assert_eq!(
+            (args.location().unwrap(), args.units),
+            ("Oslo", Units::Metric)
+        );
+        assert_eq!(
+            serde_json::to_value(Units::Imperial).unwrap(),
+            Units::Imperial.as_str()
+        );
+    }
+
+    #[test]
+    fn a_blank_location_is_refused() {
+        let args = WeatherArgs {
+            location: " ".into(),
+            ..WeatherArgs::default()
+        };
+        assert!(args.location().is_err());
     }
 }
