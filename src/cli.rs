@@ -14,20 +14,52 @@ mod serve;
 mod status;
 mod weather;
 
-use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
+use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
 
 use crate::{
+    app::App,
     config::{self, Config, ConfigError},
-    orchestrator::Orchestrator,
     telemetry::LogFormat,
 };
+
+/// The binary's entry: the reaper companion mode, or parse arguments, set up logging, run the
+/// command on a runtime, and map the outcome to an exit code.
+pub fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some(crate::reaper::SUBCOMMAND) {
+        crate::reaper::run();
+        return ExitCode::SUCCESS;
+    }
+    let cli = Cli::parse();
+    crate::telemetry::init(cli.log_format, cli.command.default_log_level());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    // Children are already stopped by `run`; don't wait for stray blocking tasks.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let code = exit_code(&e);
+            report_error(&e);
+            ExitCode::from(code)
+        }
+    }
+}
 
 /// A stdio MCP server of MCP servers.
 #[derive(Debug, Parser)]
 #[command(name = "mcp-orchestrator", version, about)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Config file (default: $MCP_ORCHESTRATOR_CONFIG, ./config/mcp_servers.json, then
     /// $XDG_CONFIG_HOME/mcp-orchestrator/mcp_servers.json).
     #[arg(long, global = true, value_name = "PATH")]
@@ -42,7 +74,7 @@ pub struct Cli {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Serve MCP on stdin/stdout (what a host runs).
     Serve(serve::Args),
     /// Every server's state, missing env vars, pid, restarts, tools, last error.
@@ -72,7 +104,7 @@ pub enum Command {
 impl Command {
     /// Serving logs what happens (the host keeps stderr as its log); one-shot commands only
     /// warn, so their output stays readable.
-    pub fn default_log_level(&self) -> &'static str {
+    pub(crate) fn default_log_level(&self) -> &'static str {
         match self {
             Command::Serve(_) => "warn,mcp_orchestrator=info",
             _ => "warn",
@@ -83,7 +115,7 @@ impl Command {
 /// A failure with the exit code the contract gives it.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
-pub struct Failure {
+pub(crate) struct Failure {
     /// 1 runtime, 2 usage or config.
     pub code: u8,
     /// What to tell the user.
@@ -91,7 +123,7 @@ pub struct Failure {
 }
 
 /// Runs the command.
-pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let path = config::locate(cli.config.as_deref())?;
     match cli.command {
         Command::Serve(args) => serve::execute(&path, args).await,
@@ -110,7 +142,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// The exit code for an error: 2 for config and usage problems, 1 otherwise.
-pub fn exit_code(e: &anyhow::Error) -> u8 {
+fn exit_code(e: &anyhow::Error) -> u8 {
     if let Some(f) = e.downcast_ref::<Failure>() {
         f.code
     } else if e.downcast_ref::<ConfigError>().is_some() {
@@ -121,7 +153,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 }
 
 /// Tells the user what went wrong, on stderr.
-pub fn report_error(e: &anyhow::Error) {
+fn report_error(e: &anyhow::Error) {
     output::error(&format!("{e:#}"));
 }
 
@@ -137,9 +169,9 @@ fn settle_limit(config: &Config) -> Duration {
 }
 
 /// Starts the servers for a one-shot command and waits until each has settled.
-async fn start_and_settle(config: Config) -> Arc<Orchestrator> {
+async fn start_and_settle(config: Config) -> App {
     let limit = settle_limit(&config);
-    let orch = Orchestrator::start(config);
-    orch.wait_settled(limit).await;
-    orch
+    let app = App::start(config);
+    app.registry().wait_settled(limit).await;
+    app
 }

@@ -1,17 +1,22 @@
 //! Loading `mcp_servers.json`: lookup, parsing, `${VAR}` expansion, validation.
 //!
-//! Two phases, as the contract asks: [`raw`] is pure serde, [`validate()`] turns it into a
-//! [`Config`]. `mcp-orchestrator check` runs exactly [`load`].
+//! Two phases, as the contract asks: `raw` is pure serde with every unknown key an error, and
+//! `validate` turns it into a [`Config`], naming the file and key of any problem.
+//! `mcp-orchestrator check` runs exactly [`load`]; the watch that drives hot reload is here too.
 
-pub mod expand;
-pub mod raw;
+mod expand;
+mod raw;
 mod types;
-pub mod validate;
-pub mod watch;
+mod validate;
+pub(crate) mod watch;
 
 use std::path::{Path, PathBuf};
 
-pub use types::{Adapter, Config, PinPolicy, Remote, ServerSpec, Settings, UNIFIED_TOOLS};
+pub use types::{
+    Adapter, BreakerConfig, Config, Launch, PinPolicy, Remote, ServerSpec, Settings, Transport,
+    UnifiedTool,
+};
+pub use validate::Lookup;
 
 /// Environment variable naming the config file.
 pub const CONFIG_ENV: &str = "MCP_ORCHESTRATOR_CONFIG";

@@ -5,7 +5,7 @@ use std::time::Duration;
 use rmcp::{ErrorData, ServiceError, model::ErrorCode};
 use serde_json::json;
 
-use crate::supervisor::ServerState;
+use crate::report::ServerState;
 
 /// The code the TypeScript SDK uses for a request that timed out; hosts recognise it.
 pub const REQUEST_TIMEOUT: ErrorCode = ErrorCode(-32001);
@@ -20,6 +20,30 @@ pub const MESSAGE_TOO_LARGE: ErrorCode = ErrorCode(-32012);
 /// "This tool's definition changed since it was pinned and waits for approval".
 pub const WITHHELD: ErrorCode = ErrorCode(-32013);
 
+/// What a host asked for by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    /// A tool (`tools/call`).
+    Tool,
+    /// A prompt (`prompts/get`).
+    Prompt,
+    /// A resource (`resources/read`, subscriptions, completion).
+    Resource,
+    /// A server id.
+    Server,
+}
+
+impl std::fmt::Display for ItemKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Tool => "tool",
+            Self::Prompt => "prompt",
+            Self::Resource => "resource",
+            Self::Server => "server",
+        })
+    }
+}
+
 /// Why a request could not be routed or answered.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -27,9 +51,9 @@ pub enum RouteError {
     /// No tool, prompt or resource by that name.
     #[error("unknown {kind} `{name}`")]
     Unknown {
-        /// `tool`, `prompt` or `resource`.
-        kind: &'static str,
         /// What was asked for.
+        kind: ItemKind,
+        /// Its name.
         name: String,
     },
     /// A method MCP does not define (and no child can serve).
@@ -67,9 +91,9 @@ pub enum RouteError {
     /// The owning server is not running.
     #[error("{kind} `{name}` is unavailable: server `{server}` is {state}{}", detail(.last_error))]
     Unavailable {
-        /// `tool`, `prompt` or `resource`.
-        kind: &'static str,
         /// What was asked for.
+        kind: ItemKind,
+        /// Its name.
         name: String,
         /// The owner.
         server: String,
@@ -111,6 +135,10 @@ pub enum RouteError {
     /// The child answered with a JSON-RPC error: passed on as it is.
     #[error("{0}")]
     Child(ErrorData),
+    /// The orchestrator refused the request's arguments (a unified tool's controls, an admin
+    /// tool's server id): JSON-RPC invalid params.
+    #[error("{0}")]
+    InvalidParams(String),
     /// Something else went wrong talking to the child.
     #[error("server `{server}`: {message}")]
     Transport {
@@ -129,6 +157,25 @@ fn detail(last_error: &Option<String>) -> String {
 }
 
 impl RouteError {
+    /// Whether the same call to the same server may succeed if tried again shortly: it timed out,
+    /// the connection broke mid-call, or the server was busy. The one rule shared by the unified
+    /// tools' same-vendor retries and, later, workflow step retries. A server that is down was
+    /// already waited for; the child's own errors and the request's are not worth repeating.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Timeout { .. } | Self::Closed { .. } | Self::Overloaded { .. } => true,
+            Self::Unknown { .. }
+            | Self::UnknownMethod { .. }
+            | Self::MalformedParams { .. }
+            | Self::Withheld { .. }
+            | Self::TooLarge { .. }
+            | Self::Unavailable { .. }
+            | Self::Child(_)
+            | Self::Transport { .. }
+            | Self::InvalidParams(_) => false,
+        }
+    }
+
     /// Classifies an rmcp error from a request to `server`.
     pub fn from_service(server: &str, method: &'static str, e: ServiceError) -> Self {
         match e {
@@ -186,6 +233,7 @@ impl RouteError {
                 Some(json!({"server": server, "max_in_flight": limit})),
             ),
             Self::Child(e) => e.clone(),
+            Self::InvalidParams(_) => ErrorData::invalid_params(message, None),
         }
     }
 }
@@ -203,7 +251,7 @@ mod tests {
     #[test]
     fn codes() {
         let unknown = RouteError::Unknown {
-            kind: "tool",
+            kind: ItemKind::Tool,
             name: "x".into(),
         };
         assert_eq!(unknown.to_error_data().code, ErrorCode::INVALID_PARAMS);
@@ -236,7 +284,7 @@ mod tests {
     #[test]
     fn unavailable_names_server_state_and_reason() {
         let e = RouteError::Unavailable {
-            kind: "tool",
+            kind: ItemKind::Tool,
             name: "a__b".into(),
             server: "a".into(),
             state: ServerState::Failed,

@@ -18,12 +18,37 @@ use tokio::sync::Notify;
 /// Key of a forwarded progress stream: the child and the token rmcp put on our request to it.
 type ProgressKey = (Arc<str>, ProgressToken);
 
+/// Where a call's progress goes.
+#[derive(Clone)]
+pub enum ProgressSink {
+    /// To a host, under the token the host put on its request.
+    Host {
+        /// The host connection.
+        peer: Peer<RoleServer>,
+        /// The host's progress token.
+        token: ProgressToken,
+    },
+}
+
+impl ProgressSink {
+    async fn deliver(&self, child: &Arc<str>, mut p: ProgressNotificationParam) {
+        match self {
+            Self::Host { peer, token } => {
+                p.progress_token = token.clone();
+                if let Err(e) = peer.notify_progress(p).await {
+                    tracing::debug!(server = %child, error = %e, "progress not delivered to host");
+                }
+            }
+        }
+    }
+}
+
 /// Shared between the host-facing server and every child connection.
 #[derive(Default)]
 pub struct Hub {
     /// Connected hosts: one on stdio, any number of sessions over HTTP.
     hosts: Mutex<Vec<Peer<RoleServer>>>,
-    progress: Mutex<HashMap<ProgressKey, (Peer<RoleServer>, ProgressToken)>>,
+    progress: Mutex<HashMap<ProgressKey, ProgressSink>>,
     surface_dirty: Notify,
 }
 
@@ -63,17 +88,15 @@ impl Hub {
         self.surface_dirty.notified().await;
     }
 
-    /// Routes progress for `child_token` on `child` to `host_token` on `host` until the returned
-    /// guard drops.
+    /// Routes progress for `child_token` on `child` to `sink` until the returned guard drops.
     pub fn map_progress(
         self: &Arc<Self>,
         child: Arc<str>,
         child_token: ProgressToken,
-        host: Peer<RoleServer>,
-        host_token: ProgressToken,
+        sink: ProgressSink,
     ) -> ProgressGuard {
         let key = (child, child_token);
-        self.lock_progress().insert(key.clone(), (host, host_token));
+        self.lock_progress().insert(key.clone(), sink);
         ProgressGuard {
             hub: self.clone(),
             key,
@@ -81,25 +104,18 @@ impl Hub {
     }
 
     /// Forwards a child's progress to whoever asked for it; progress nobody asked for is dropped.
-    pub async fn forward_progress(&self, child: &Arc<str>, mut p: ProgressNotificationParam) {
+    pub async fn forward_progress(&self, child: &Arc<str>, p: ProgressNotificationParam) {
         let target = self
             .lock_progress()
             .get(&(child.clone(), p.progress_token.clone()))
             .cloned();
         match target {
-            Some((host, token)) => {
-                p.progress_token = token;
-                if let Err(e) = host.notify_progress(p).await {
-                    tracing::debug!(server = %child, error = %e, "progress not delivered to host");
-                }
-            }
+            Some(sink) => sink.deliver(child, p).await,
             None => tracing::debug!(server = %child, "dropping progress for an unknown token"),
         }
     }
 
-    fn lock_progress(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<ProgressKey, (Peer<RoleServer>, ProgressToken)>> {
+    fn lock_progress(&self) -> std::sync::MutexGuard<'_, HashMap<ProgressKey, ProgressSink>> {
         self.progress.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

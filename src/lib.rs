@@ -1,70 +1,87 @@
-//! MCP Orchestrator: one stdio MCP server in front of many child MCP servers.
+//! MCP Orchestrator: one MCP server in front of many child MCP servers.
 //!
 //! The crate is the orchestrator (feature `server`, on by default) and a Rust client SDK for it
 //! (feature `client`, see [`client`]). An SDK user can build with
 //! `default-features = false, features = ["client"]` and compile none of the orchestrator.
 //!
-//! Where things are:
-//! - [`cli`]: the `mcp-orchestrator` commands, one module each;
-//! - [`config`]: `mcp_servers.json`: raw serde types, validation, `${VAR}` expansion, the watch;
-//! - [`orchestrator`]: the running whole: children, merged surface, shutdown tree;
-//! - [`supervisor`]: one task per child: states, backoff, process groups, health, stderr;
-//! - [`surface`] and [`naming`]: the merged tool/prompt/resource lists and host-facing names;
-//! - [`server`]: the MCP server toward the host, and request forwarding to children;
-//! - [`host_io`]: the host-facing stdio framing: size caps, JSON-RPC parse errors, id checks, the
-//!   direct read of `tools/call` messages;
-//! - [`unified`]: `chat`, `embed`, `search_web`, `get_weather`, `list_models` across vendors;
-//! - [`reload`], [`control`]: hot reload, and the control socket of a running instance;
-//! - [`pins`]: tool-definition pinning (changed definitions flagged or withheld);
-//! - [`metrics`], [`status`], [`own_tools`]: what the orchestrator reports about itself;
-//! - [`error`]: routing errors and their one mapping to JSON-RPC;
-//! - [`report`]: the report and routing types shared with the client.
+//! The public surface is small: the [`client`] SDK, the [`report`] types it shares with the
+//! orchestrator, [`config`] loading, and the binary's entry, [`cli::main`]. Everything else is
+//! internal.
+//!
+//! # Layers
+//!
+//! Modules are layered, bottom to top. A module may use modules of its own layer or below, never
+//! above, and no two modules may use each other in a circle; `tests/layers.rs` reads every
+//! `use crate::` in `src/` and enforces both against this table (its rows are parsed).
+//!
+//! | layer | modules | job |
+//! |---|---|---|
+//! | 0 leaves | `report`, `secrets`, `naming`, `join`, `shutdown`, `telemetry`, `paths`, `error`, `metrics`, `pgroup`, `reaper`, `hub` | shared types, the error mapping, helpers with no other dependency |
+//! | 1 config | `config`, `client` | `mcp_servers.json` raw → validated; the SDK (which sees only `report`) |
+//! | 2 wire | `wire` | JSON-RPC framing on byte streams, the host transport |
+//! | 3 supervisor | `supervisor` | one task per child: process, connection, health, restarts |
+//! | 4 registry | `registry` | the children, their merged surface, pins, reload |
+//! | 5 dispatch | `dispatch` | the `ToolCaller` seam and the child dispatcher behind it |
+//! | 6 tool sources | `tools` | the table of host-facing tools: own, unified, children |
+//! | 7 serving | `mcp` | the MCP server a session talks to |
+//! | 8 transports | `transport` | the control socket and streamable HTTP |
+//! | 9 composition | `app` | builds every layer; owns the shutdown tree |
+//! | 10 binary | `cli` | the commands |
 
 #[cfg(feature = "client")]
 pub mod client;
 pub mod report;
 
 #[cfg(feature = "server")]
+mod app;
+#[cfg(feature = "server")]
 pub mod cli;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]
-pub mod control;
+mod dispatch;
 #[cfg(feature = "server")]
-pub mod error;
+mod error;
 #[cfg(feature = "server")]
-pub mod host_io;
+mod hub;
 #[cfg(feature = "server")]
-pub mod http;
+mod join;
 #[cfg(feature = "server")]
-pub mod hub;
+mod mcp;
 #[cfg(feature = "server")]
-pub mod join;
+mod metrics;
 #[cfg(feature = "server")]
-pub mod metrics;
+mod naming;
 #[cfg(feature = "server")]
-pub mod naming;
+mod paths;
 #[cfg(feature = "server")]
-pub mod orchestrator;
+mod pgroup;
 #[cfg(feature = "server")]
-pub mod own_tools;
+mod reaper;
 #[cfg(feature = "server")]
-pub mod pins;
+mod registry;
 #[cfg(feature = "server")]
-pub mod reload;
+mod secrets;
 #[cfg(feature = "server")]
-pub mod secrets;
+mod shutdown;
 #[cfg(feature = "server")]
-pub mod server;
+mod supervisor;
 #[cfg(feature = "server")]
-pub mod shutdown;
+mod telemetry;
 #[cfg(feature = "server")]
-pub mod status;
+mod tools;
 #[cfg(feature = "server")]
-pub mod supervisor;
+mod transport;
 #[cfg(feature = "server")]
-pub mod surface;
+mod wire;
+
+/// What the fuzz targets drive: the pure framing and parsing functions `serve` runs on untrusted
+/// bytes. Not an API.
 #[cfg(feature = "server")]
-pub mod telemetry;
-#[cfg(feature = "server")]
-pub mod unified;
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::{
+        supervisor::child_io::oversized_id,
+        wire::{frame, lines, shape},
+    };
+}

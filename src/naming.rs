@@ -107,6 +107,7 @@ impl Namer {
 }
 
 /// Whether `name` is acceptable to hosts.
+#[cfg(test)]
 pub fn is_valid(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_LEN

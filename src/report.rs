@@ -25,6 +25,10 @@ pub enum ServerState {
     Failed,
     /// Some `required_env` variable is unset; never started.
     MissingEnv,
+    /// Its `command` is neither next to the orchestrator nor on `PATH` (for the project's own
+    /// servers: not built yet); `last_error` says how to build or install it. Not retried until
+    /// a restart or a config change.
+    NotInstalled,
     /// `disabled: true` in the config.
     Disabled,
     /// Stopped by the orchestrator (shutdown or removal).
@@ -41,6 +45,7 @@ impl ServerState {
             Self::Restarting => "restarting",
             Self::Failed => "failed",
             Self::MissingEnv => "missing_env",
+            Self::NotInstalled => "not_installed",
             Self::Disabled => "disabled",
             Self::Stopped => "stopped",
         }
@@ -179,7 +184,7 @@ impl StatusReport {
             .unwrap_or(6)
             .max(6);
         out.push_str(&format!(
-            "{:width$}  {:11}  {:>7}  {:>8}  {:>5}  {:>8}  {:>6}  {:>6}  {:>9}\n",
+            "{:width$}  {:13}  {:>7}  {:>8}  {:>5}  {:>8}  {:>6}  {:>6}  {:>9}\n",
             "SERVER", "STATE", "PID", "RESTARTS", "TOOLS", "UPTIME", "CALLS", "ERRORS", "P50/P99ms"
         ));
         for (id, s) in &self.servers {
@@ -194,7 +199,7 @@ impl StatusReport {
                 .map(|p| format!("{:.1}/{:.1}", p.p50 as f64 / 1000.0, p.p99 as f64 / 1000.0))
                 .unwrap_or_else(|| "-".into());
             out.push_str(&format!(
-                "{id:width$}  {:11}  {pid:>7}  {:>8}  {:>5}  {up:>8}  {:>6}  {:>6}  {lat:>9}\n",
+                "{id:width$}  {:13}  {pid:>7}  {:>8}  {:>5}  {up:>8}  {:>6}  {:>6}  {lat:>9}\n",
                 s.state.as_str(),
                 s.restarts,
                 s.tools.len(),
@@ -275,12 +280,50 @@ pub struct ToolEntry {
 pub struct Attempt {
     /// The vendor.
     pub vendor: String,
-    /// `ok`, `failed`, `skipped` or `caller_error`.
-    pub outcome: String,
+    /// How it went.
+    pub outcome: AttemptOutcome,
     /// Why it failed or was skipped.
     pub error: Option<String>,
     /// Time spent on it.
     pub ms: f64,
+}
+
+/// How one attempt at a vendor went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    /// The vendor answered.
+    Ok,
+    /// The vendor failed (a fallback or retry may follow).
+    Failed,
+    /// The vendor was not tried (not running, missing env, circuit open, past the deadline).
+    Skipped,
+    /// The request itself was wrong; its answer went back without a fallback.
+    CallerError,
+}
+
+impl AttemptOutcome {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+            Self::CallerError => "caller_error",
+        }
+    }
+}
+
+impl std::fmt::Display for AttemptOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for AttemptOutcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// How a unified request was served.

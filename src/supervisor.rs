@@ -3,23 +3,28 @@
 //!
 //! Layout:
 //! - [`state`]: the contract's states and the published snapshot;
-//! - [`run`]: the task's phase loop (start → serve → backoff/failed → …);
+//! - [`run`]: the task's phase loop (start → serve → backoff/failed → …), with [`start`]
+//!   (spawn or connect, handshake, first listing) and [`conn`] (a live connection until it
+//!   ends); [`lists`] fetches a child's lists; [`failure`] is what `last_error` says when one
+//!   fails;
 //! - [`process`]: spawning in a process group, the child's environment, stopping the group;
 //! - [`child_client`]: the MCP client side of the connection (notifications, child → host requests);
 //! - [`child_io`]: the child's stdio framing (size cap with a prompt error, garbage skipped);
 //! - [`health`]: the ping loop;
 //! - [`backoff`]: backoff and the crash window, pure and clock-injected;
-//! - [`stderr`]: stderr forwarding and the tail kept for `last_error`;
-//! - [`reaper`]: the companion process that cleans up if the orchestrator is killed.
+//! - [`stderr`]: stderr forwarding and the tail kept for `last_error`.
 
 pub mod backoff;
 pub mod child_client;
 pub mod child_io;
+mod conn;
+mod failure;
 mod health;
+mod lists;
 pub mod process;
-pub mod reaper;
 mod remote;
 mod run;
+mod start;
 pub mod state;
 pub mod stderr;
 
@@ -107,7 +112,6 @@ impl ChildHandle {
         let (status_tx, status_rx) = watch::channel(initial);
         let (control_tx, control_rx) = mpsc::channel(8);
         let task = run::Supervisor::new(
-            id.clone(),
             spec.clone(),
             settings,
             hub,
@@ -214,6 +218,13 @@ impl ChildHandle {
             Ok(Ok(s)) => s.state,
             _ => self.state(),
         }
+    }
+
+    /// Waits while the child is on a start (spawn, handshake, first listing), at most `limit`.
+    pub async fn wait_started(&self, limit: Duration) {
+        let mut rx = self.status.clone();
+        let _ =
+            tokio::time::timeout(limit, rx.wait_for(|s| s.state != ServerState::Starting)).await;
     }
 
     /// Asks for a restart; returns once the old process is gone and a new start has begun.

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcp_orchestrator::supervisor::child_io::oversized_id;
+use mcp_orchestrator::fuzzing::oversized_id;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&split, rest)) = data.split_first() else {

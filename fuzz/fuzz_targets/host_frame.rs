@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcp_orchestrator::host_io::{
+use mcp_orchestrator::fuzzing::{
     frame::{self, Frame, INVALID_REQUEST, PARSE_ERROR},
     lines::{LineReader, Read},
 };

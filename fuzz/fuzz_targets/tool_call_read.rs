@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcp_orchestrator::host_io::shape::{client_message, server_response};
+use mcp_orchestrator::fuzzing::shape::{client_message, server_response};
 use rmcp::model::ClientJsonRpcMessage;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,7 +5,7 @@ use std::{path::Path, process::ExitCode};
 use serde_json::{Map, Value};
 
 use super::{output, remote};
-use crate::control;
+use crate::tools::own;
 
 /// `restart` and `approve` arguments.
 #[derive(Debug, clap::Args)]
@@ -16,12 +16,12 @@ pub struct RestartArgs {
 
 /// Restarts one server of the running instance (also revives a failed one).
 pub async fn restart(path: &Path, args: RestartArgs) -> anyhow::Result<ExitCode> {
-    on_server(path, "restart", control::RESTART, args.server).await
+    on_server(path, "restart", own::RESTART, args.server).await
 }
 
 /// Approves one server's changed tool definitions in the running instance (re-pins them).
 pub async fn approve(path: &Path, args: RestartArgs) -> anyhow::Result<ExitCode> {
-    on_server(path, "approve", control::APPROVE, args.server).await
+    on_server(path, "approve", own::APPROVE, args.server).await
 }
 
 /// Calls the admin tool `tool` with `{"server": server}` on the running instance.
@@ -42,7 +42,7 @@ async fn on_server(
 /// Reloads the running instance's config file.
 pub async fn reload(path: &Path) -> anyhow::Result<ExitCode> {
     let remote = remote::require(path, "reload").await?;
-    let r = remote.call(control::RELOAD, Map::new()).await;
+    let r = remote.call(own::RELOAD, Map::new()).await;
     remote.close().await;
     print_result(r?)
 }

@@ -5,7 +5,7 @@ use std::{path::Path, process::ExitCode};
 use rmcp::{ServiceExt, model::CallToolRequestParams};
 
 use super::{Failure, output};
-use crate::server::OrchestratorServer;
+use crate::{dispatch::Caller, mcp::OrchestratorServer};
 
 /// `call` arguments.
 #[derive(Debug, clap::Args)]
@@ -33,10 +33,10 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
         return print(result?, args.json);
     }
     let config = super::load(path)?;
-    let orch = super::start_and_settle(config).await;
+    let app = super::start_and_settle(config).await;
     let (host_side, our_side) = tokio::io::duplex(1 << 20);
-    let server = OrchestratorServer::new(orch.clone());
-    let served = tokio::spawn(async move {
+    let server = OrchestratorServer::new(app.services().clone(), Caller::Host);
+    let served = app.registry().tracker().spawn(async move {
         if let Ok(running) = server.serve(our_side).await {
             let _ = running.waiting().await;
         }
@@ -49,7 +49,7 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
         anyhow::Ok(result)
     }
     .await;
-    orch.shutdown().await;
+    app.shutdown().await;
     served.abort();
     let result = outcome?.map_err(|e| Failure {
         code: 1,

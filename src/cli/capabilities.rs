@@ -3,7 +3,7 @@
 use std::{fmt::Write as _, path::Path, process::ExitCode};
 
 use super::output;
-use crate::own_tools::{self, CapabilitiesReport};
+use crate::{report::CapabilitiesReport, tools::own};
 
 /// `capabilities` arguments.
 #[derive(Debug, clap::Args)]
@@ -16,7 +16,7 @@ pub struct Args {
 /// Starts the servers, waits until each has settled, lists their tools, stops them.
 pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(remote) = super::remote::Remote::connect(path).await {
-        let value = remote.structured(own_tools::CAPABILITIES).await;
+        let value = remote.structured(own::CAPABILITIES).await;
         remote.close().await;
         let value = value?;
         if args.json {
@@ -27,9 +27,9 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let config = super::load(path)?;
-    let orch = super::start_and_settle(config).await;
-    let report = own_tools::capabilities(&orch);
-    orch.shutdown().await;
+    let app = super::start_and_settle(config).await;
+    let report = own::capabilities(app.registry());
+    app.shutdown().await;
     if args.json {
         output::json(&report);
     } else {

@@ -22,10 +22,12 @@ pub fn execute(path: &Path) -> anyhow::Result<ExitCode> {
                 s.missing_env.join(", ")
             ));
         }
-        if s.remote.is_none() && resolve_program(&s.command).is_none() {
+        if let Some(launch) = s.launch()
+            && resolve_program(&launch.command).is_none()
+        {
             problems.push(format!(
                 "{at}.command: `{}` not found next to mcp-orchestrator or on PATH",
-                s.command
+                launch.command
             ));
         }
     }

@@ -10,7 +10,7 @@ use rmcp::{
 use serde_json::{Map, Value};
 
 use super::Failure;
-use crate::control;
+use crate::transport::control;
 
 /// A session with the running instance for a config.
 pub struct Remote {
@@ -67,7 +67,7 @@ pub async fn require(config: &Path, command: &str) -> anyhow::Result<Remote> {
             message: format!(
                 "`{command}` needs a running `mcp-orchestrator serve` for {} (none found at {})",
                 config.display(),
-                control::socket_path(config).display()
+                crate::paths::socket_path(config).display()
             ),
         }
         .into()

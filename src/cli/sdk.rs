@@ -6,7 +6,8 @@ use std::path::Path;
 use super::Failure;
 use crate::{
     client::{Client, ClientError, Routing},
-    control,
+    report::AttemptOutcome,
+    transport::control,
 };
 
 /// A client for the config at `path`.
@@ -14,8 +15,16 @@ pub async fn connect(path: &Path) -> anyhow::Result<Client> {
     if let Some(session) = control::connect(path).await {
         return Ok(Client::from_service(session));
     }
-    let me = std::env::current_exe()?;
-    Ok(Client::spawn_with(me, path).await?)
+    let mut serve = tokio::process::Command::new(std::env::current_exe()?);
+    serve.arg("--config").arg(path).arg("serve");
+    // The `serve` started for one command shares our stderr: it logs at our level (`warn`
+    // unless the user asked for more), not at a host's `info`.
+    if std::env::var_os(crate::telemetry::LOG_ENV).is_none()
+        && std::env::var_os("RUST_LOG").is_none()
+    {
+        serve.env(crate::telemetry::LOG_ENV, "warn");
+    }
+    Ok(Client::from_command(serve).await?)
 }
 
 /// Turns an SDK error into a CLI failure: exit 2 for bad arguments, 1 otherwise.
@@ -40,7 +49,7 @@ pub fn served_by(r: &Routing) -> String {
     let fallbacks: Vec<String> = r
         .attempts
         .iter()
-        .filter(|a| a.outcome != "ok")
+        .filter(|a| a.outcome != AttemptOutcome::Ok)
         .map(|a| {
             format!(
                 "{} {} ({})",

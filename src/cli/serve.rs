@@ -5,8 +5,14 @@ use std::{path::Path, process::ExitCode, sync::Arc};
 use rmcp::ServiceExt;
 
 use crate::{
-    config::watch::ConfigWatch, control, host_io::HostTransport, orchestrator::Orchestrator,
-    server::OrchestratorServer, shutdown,
+    app::App,
+    config::watch::ConfigWatch,
+    dispatch::Caller,
+    mcp::OrchestratorServer,
+    registry::Registry,
+    shutdown,
+    transport::{control, http},
+    wire::{HostTransport, stdio},
 };
 
 /// `serve` arguments.
@@ -25,7 +31,7 @@ pub struct Args {
     #[arg(long, value_name = "ORIGIN", requires = "http")]
     allow_origin: Vec<String>,
     /// With --http: the environment variable holding the bearer token clients must send.
-    #[arg(long, value_name = "VAR", default_value = crate::http::TOKEN_ENV, requires = "http")]
+    #[arg(long, value_name = "VAR", default_value = http::TOKEN_ENV, requires = "http")]
     token_env: String,
 }
 
@@ -34,16 +40,16 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let config = super::load(path)?;
     tracing::info!(config = %path.display(), servers = config.servers.len(), "starting");
     let max = config.settings.max_message_bytes;
-    let orch = Orchestrator::start(config);
-    start_reload_triggers(&orch, path, !args.no_watch);
-    let control = control::listen(&orch, path);
+    let app = App::start(config);
+    start_reload_triggers(app.registry(), path, !args.no_watch);
+    let control = control::listen(app.services(), path);
     let outcome = match args.http {
         Some(addr) => {
             let token = std::env::var(&args.token_env)
                 .ok()
                 .filter(|t| !t.is_empty())
                 .map(crate::secrets::Secret::new);
-            let opts = crate::http::HttpOptions {
+            let opts = http::HttpOptions {
                 addr,
                 allow_hosts: args.allow_host,
                 allow_origins: args.allow_origin,
@@ -51,14 +57,14 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
             };
             let (bound, _) = tokio::sync::oneshot::channel();
             tokio::select! {
-                r = crate::http::serve(orch.clone(), opts, bound) => r.map_err(anyhow::Error::from),
+                r = http::serve(app.services().clone(), opts, bound) => r.map_err(anyhow::Error::from),
                 () = shutdown::signal() => Ok(()),
             }
         }
         None => {
-            let (stdin, stdout) = crate::host_io::stdio::host_stdio();
+            let (stdin, stdout) = stdio::host_stdio();
             let transport = HostTransport::new(stdin, stdout, max);
-            let server = OrchestratorServer::new(orch.clone());
+            let server = OrchestratorServer::new(app.services().clone(), Caller::Host);
             tokio::select! {
                 r = serve(server, transport) => r,
                 () = shutdown::signal() => Ok(()),
@@ -66,13 +72,13 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     drop(control);
-    orch.shutdown().await;
+    app.shutdown().await;
     tracing::info!("stopped");
     outcome.map(|()| ExitCode::SUCCESS)
 }
 
 /// Reloads the config on each change of the file (unless `watch` is off) and on each SIGHUP.
-fn start_reload_triggers(orch: &Arc<Orchestrator>, path: &Path, watch: bool) {
+fn start_reload_triggers(registry: &Arc<Registry>, path: &Path, watch: bool) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut file = if watch {
         ConfigWatch::new(path)
@@ -84,18 +90,20 @@ fn start_reload_triggers(orch: &Arc<Orchestrator>, path: &Path, watch: bool) {
         None
     };
     let mut hup = signal(SignalKind::hangup()).ok();
-    let weak = Arc::downgrade(orch);
-    let stop = orch.shutdown_token().clone();
-    orch.tracker().spawn(async move {
+    let weak = Arc::downgrade(registry);
+    let stop = registry.shutdown_token().clone();
+    registry.tracker().spawn(async move {
         loop {
             let why = tokio::select! {
                 () = stop.cancelled() => return,
                 Some(()) = next_change(&mut file) => "config file changed",
                 Some(()) = next_hup(&mut hup) => "SIGHUP",
             };
-            let Some(orch) = weak.upgrade() else { return };
-            tracing::info!("{why}: reloading the config");
-            let _ = orch.reload_from_disk().await;
+            let Some(registry) = weak.upgrade() else {
+                return;
+            };
+            tracing::info!(trigger = why, "reloading the config");
+            let _ = registry.reload_from_disk().await;
         }
     });
 }
@@ -124,7 +132,7 @@ async fn next_hup(hup: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
 
 async fn serve(
     server: OrchestratorServer,
-    transport: HostTransport<crate::host_io::stdio::HostRead, crate::host_io::stdio::HostWrite>,
+    transport: HostTransport<stdio::HostRead, stdio::HostWrite>,
 ) -> anyhow::Result<()> {
     match server.serve(transport).await {
         Ok(running) => {

@@ -16,21 +16,21 @@ pub struct Args {
 /// servers, waits until each has settled, reports, and stops them.
 pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(remote) = super::remote::Remote::connect(path).await {
-        let value = remote.structured(crate::own_tools::STATUS).await;
+        let value = remote.structured(crate::tools::own::STATUS).await;
         remote.close().await;
         let value = value?;
         if args.json {
             output::json(&value);
         } else {
-            let report: crate::status::StatusReport = serde_json::from_value(value)?;
+            let report: crate::report::StatusReport = serde_json::from_value(value)?;
             output::out(&report.to_text());
         }
         return Ok(ExitCode::SUCCESS);
     }
     let config = super::load(path)?;
-    let orch = super::start_and_settle(config).await;
-    let report = orch.status();
-    orch.shutdown().await;
+    let app = super::start_and_settle(config).await;
+    let report = app.status();
+    app.shutdown().await;
     if args.json {
         output::json(&report);
     } else {

@@ -13,8 +13,9 @@ use serde_json::{Map, Value};
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFile {
-    /// Editors' JSON-schema hint; accepted and ignored.
+    /// Editors' JSON-schema hint; accepted (so `deny_unknown_fields` lets it through) and ignored.
     #[serde(rename = "$schema", default)]
+    #[expect(dead_code, reason = "read by serde only, to accept the key")]
     pub schema: Option<String>,
     /// The seed format: `{"servers": {"id": {...}}}`.
     #[serde(default)]
@@ -114,6 +115,8 @@ pub struct RawSettings {
     pub health_check_failures: Option<u32>,
     /// Spawn → tools listed, at most.
     pub startup_timeout: Option<f64>,
+    /// How long a session's first list waits for children still starting; 0 turns it off.
+    pub first_list_wait: Option<f64>,
     /// Crashes tolerated within `restart_window` before `failed`.
     pub max_restarts: Option<u32>,
     /// The window for `max_restarts`.

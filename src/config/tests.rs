@@ -41,11 +41,11 @@ fn both_formats_together() {
     assert_eq!(ids, ["openai", "groq", "everything"]);
     let openai = c.server("openai").unwrap();
     assert_eq!(
-        openai.env["OPENAI_BASE_URL"].expose(),
+        openai.launch().unwrap().env["OPENAI_BASE_URL"].expose(),
         "https://api.openai.com/v1"
     );
     assert!(
-        !openai.env.contains_key("PASS"),
+        !openai.launch().unwrap().env.contains_key("PASS"),
         "pass-through of an unset var is dropped"
     );
     assert_eq!(
@@ -142,7 +142,7 @@ fn remote_servers_in_claude_code_format() {
         "needs": {"type": "http", "url": "https://${REMOTE_HOST}/mcp"}
     }}"#)
     .unwrap();
-    let r = c.server("r").unwrap().remote.as_ref().unwrap();
+    let r = c.server("r").unwrap().remote().unwrap();
     assert_eq!(r.url, "https://api.example.com/mcp");
     assert_eq!(
         r.headers["Authorization"].expose(),
@@ -150,7 +150,7 @@ fn remote_servers_in_claude_code_format() {
     );
     assert!(!format!("{c:?}").contains("sk-test-secret-value"));
     assert!(
-        c.server("bare").unwrap().remote.is_some(),
+        c.server("bare").unwrap().remote().is_some(),
         "a url alone means http"
     );
     assert_eq!(c.server("needs").unwrap().missing_env, ["REMOTE_HOST"]);

@@ -4,8 +4,81 @@ use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 
 use crate::secrets::{Redactor, Secret};
 
-/// The unified tools the orchestrator routes across vendors.
-pub const UNIFIED_TOOLS: &[&str] = &["chat", "embed", "search_web", "get_weather", "list_models"];
+/// One of the unified tools the orchestrator routes across vendors. Defined with the config,
+/// which names them in `routing` and `adapt`, so that every layer above shares one list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnifiedTool {
+    /// `chat`.
+    Chat,
+    /// `embed`.
+    Embed,
+    /// `search_web`.
+    SearchWeb,
+    /// `get_weather`.
+    GetWeather,
+    /// `list_models`.
+    ListModels,
+}
+
+impl UnifiedTool {
+    /// Every unified tool, in the order they are listed to hosts.
+    pub const ALL: [UnifiedTool; 5] = [
+        Self::Chat,
+        Self::Embed,
+        Self::SearchWeb,
+        Self::GetWeather,
+        Self::ListModels,
+    ];
+
+    /// Every unified tool's name, in the same order.
+    pub const NAMES: [&'static str; 5] = [
+        Self::ALL[0].name(),
+        Self::ALL[1].name(),
+        Self::ALL[2].name(),
+        Self::ALL[3].name(),
+        Self::ALL[4].name(),
+    ];
+
+    /// The host-facing tool name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Chat => "chat",
+            Self::Embed => "embed",
+            Self::SearchWeb => "search_web",
+            Self::GetWeather => "get_weather",
+            Self::ListModels => "list_models",
+        }
+    }
+
+    /// The tool called `name`, if one is.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The message for a config key that names no unified tool.
+    pub fn unknown(name: &str) -> String {
+        format!(
+            "unknown unified tool `{name}`; expected one of {}",
+            Self::NAMES.join(", ")
+        )
+    }
+
+    /// Whether answers may be reused for identical requests (never `chat`).
+    pub fn cacheable(self) -> bool {
+        matches!(self, Self::Embed | Self::SearchWeb | Self::GetWeather)
+    }
+
+    /// The first line of the tool's description.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Self::Chat => "Chat with a language model.",
+            Self::Embed => "Embedding vectors for one or more texts.",
+            Self::SearchWeb => "Search the web.",
+            Self::GetWeather => "Current weather for a place.",
+            Self::ListModels => "Models of every configured vendor.",
+        }
+    }
+}
 
 /// A validated `mcp_servers.json`.
 #[derive(Debug, Clone)]
@@ -40,22 +113,14 @@ pub struct ServerSpec {
     pub name: Option<String>,
     /// Description.
     pub description: Option<String>,
-    /// Program (expanded).
-    pub command: String,
-    /// Arguments (expanded), passed as they are: no shell is involved.
-    pub args: Vec<String>,
-    /// Working directory.
-    pub cwd: Option<PathBuf>,
-    /// The child's own variables (expanded; pass-throughs of unset variables dropped).
-    pub env: BTreeMap<String, Secret>,
+    /// How it is reached: launched as a stdio child, or over streamable HTTP.
+    pub transport: Transport,
     /// Names the child needs from the orchestrator's environment.
     pub required_env: Vec<String>,
     /// Their values, for those that are set.
     pub required_values: BTreeMap<String, Secret>,
     /// Required variables that are unset: the server is `missing_env` while this is not empty.
     pub missing_env: Vec<String>,
-    /// Give the child the orchestrator's whole environment.
-    pub inherit_env: bool,
     /// Do not start it.
     pub disabled: bool,
     /// Tools the config says it offers (seed format).
@@ -72,8 +137,30 @@ pub struct ServerSpec {
     pub namespace: bool,
     /// This server's pinning policy, if it overrides the orchestrator's.
     pub pin_tools: Option<PinPolicy>,
-    /// Set for a server reached over streamable HTTP instead of launched.
-    pub remote: Option<Remote>,
+}
+
+/// How a server is reached.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transport {
+    /// A child process speaking MCP on its stdin/stdout.
+    Stdio(Launch),
+    /// A remote server speaking MCP streamable HTTP.
+    Http(Remote),
+}
+
+/// What launching a stdio child takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Launch {
+    /// Program (expanded); a bare name is looked up next to the orchestrator, then on `PATH`.
+    pub command: String,
+    /// Arguments (expanded), passed as they are: no shell is involved.
+    pub args: Vec<String>,
+    /// Working directory.
+    pub cwd: Option<PathBuf>,
+    /// The child's own variables (expanded; pass-throughs of unset variables dropped).
+    pub env: BTreeMap<String, Secret>,
+    /// Give the child the orchestrator's whole environment.
+    pub inherit_env: bool,
 }
 
 /// A remote (streamable HTTP) server.
@@ -97,6 +184,22 @@ pub struct Adapter {
 }
 
 impl ServerSpec {
+    /// How to launch it, for a stdio child.
+    pub fn launch(&self) -> Option<&Launch> {
+        match &self.transport {
+            Transport::Stdio(l) => Some(l),
+            Transport::Http(_) => None,
+        }
+    }
+
+    /// Where to reach it, for a remote server.
+    pub fn remote(&self) -> Option<&Remote> {
+        match &self.transport {
+            Transport::Http(r) => Some(r),
+            Transport::Stdio(_) => None,
+        }
+    }
+
     /// A redactor for this server's secrets.
     pub fn redactor(&self) -> Redactor {
         Redactor::new(&self.secrets)
@@ -131,6 +234,9 @@ pub struct Settings {
     pub health_check_failures: u32,
     /// Spawn → tools listed, at most.
     pub startup_timeout: Duration,
+    /// How long a host session's first `tools/list` (and prompts, resources) waits for children
+    /// still starting, so that hosts which list once see every tool. At most `startup_timeout`.
+    pub first_list_wait: Duration,
     /// Crashes tolerated within `restart_window` before `failed`.
     pub max_restarts: u32,
     /// The window for `max_restarts`.
@@ -146,7 +252,7 @@ pub struct Settings {
     /// How long cacheable unified answers are reused; zero turns the cache off.
     pub cache_ttl: Duration,
     /// Circuit breaker settings for unified-tool vendors.
-    pub breaker: crate::unified::breaker::BreakerConfig,
+    pub breaker: BreakerConfig,
     /// Tool-definition pinning, for servers that do not set their own.
     pub pin_tools: PinPolicy,
     /// The pin file; `None` keeps pins in memory only.
@@ -196,6 +302,8 @@ impl Default for Settings {
             health_check_failures: 2,
             // npx/uvx may download on a cold start; 60 s is what hosts allow too.
             startup_timeout: Duration::from_secs(60),
+            // npx/uvx servers took 2–5 s to come up on a 2-core machine, the local model 5 s.
+            first_list_wait: Duration::from_secs(10),
             max_restarts: 5,
             restart_window: Duration::from_secs(60),
             max_message_bytes: 16 * 1024 * 1024,
@@ -203,9 +311,33 @@ impl Default for Settings {
             drain_timeout: Duration::from_secs(5),
             max_in_flight: 64,
             cache_ttl: Duration::from_secs(300),
-            breaker: crate::unified::breaker::BreakerConfig::default(),
+            breaker: BreakerConfig::default(),
             pin_tools: PinPolicy::Warn,
             pin_file: None,
+        }
+    }
+}
+
+/// Circuit breaker settings (`breaker_*` in the `orchestrator` section).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BreakerConfig {
+    /// Failure fraction (0..=1) at which it opens.
+    pub failure_rate: f64,
+    /// Calls within the window before the rate counts.
+    pub min_calls: usize,
+    /// How far back outcomes count.
+    pub window: Duration,
+    /// How long it stays open before a probe.
+    pub cooldown: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failure_rate: 0.5,
+            min_calls: 5,
+            window: Duration::from_secs(60),
+            cooldown: Duration::from_secs(30),
         }
     }
 }

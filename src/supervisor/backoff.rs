@@ -16,6 +16,7 @@ pub struct Backoff {
 }
 
 /// A backoff whose bounds make no sense.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid backoff: {0}")]
 pub struct InvalidBackoff(&'static str);
@@ -36,6 +37,7 @@ impl Backoff {
     };
 
     /// A checked backoff.
+    #[cfg(test)]
     pub fn try_new(min: Duration, max: Duration, jitter: f64) -> Result<Self, InvalidBackoff> {
         if min.is_zero() {
             return Err(InvalidBackoff("min must be more than zero"));

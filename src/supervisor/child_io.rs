@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, BufReader};
 
 use crate::{
     error::RouteError,
-    host_io::{
+    wire::{
         Writer, answered_id, frame,
         lines::{LineReader, Read},
         send_line, shape,
@@ -126,7 +126,7 @@ where
                         server: self.server.to_string(),
                         limit: self.max,
                     };
-                    tracing::warn!(server = %self.server, "{error}");
+                    tracing::warn!(server = %self.server, error = %error, "oversized message from a child dropped");
                     if let Some(id) = oversized_id(head, tail) {
                         return Some(ServerJsonRpcMessage::error(error.to_error_data(), Some(id)));
                     }

@@ -11,10 +11,13 @@ use std::{
     time::Duration,
 };
 
-use nix::{sys::signal::Signal, unistd::Pid};
+use nix::sys::signal::Signal;
 use tokio::process::{Child, Command};
 
-use crate::config::ServerSpec;
+use crate::{
+    config::{Launch, ServerSpec},
+    pgroup::{reap_group, signal_group},
+};
 
 /// Variables every child gets from the orchestrator's environment, so that ordinary programs
 /// (and `npx`, `uvx`) work; everything else must be declared.
@@ -43,6 +46,40 @@ pub fn resolve_program(command: &str) -> Option<PathBuf> {
         .find(|p| is_executable(p))
 }
 
+/// What to tell a user whose `command` was not found: for the project's own servers, the one
+/// command that builds them next to this executable; for anything else, where it was looked for.
+pub fn not_found_hint(command: &str) -> String {
+    let own = match command {
+        "mcp-vendor" => Some(("mcp-vendors", "servers/vendors")),
+        "mcp-local-llama" => Some(("mcp-local-llama", "servers/local-llama")),
+        _ => None,
+    };
+    let exe = std::env::current_exe().ok();
+    let profile_dir = exe.as_deref().and_then(Path::parent);
+    let in_target = profile_dir
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == "target");
+    match (own, profile_dir.and_then(Path::file_name)) {
+        (Some((package, _)), Some(profile)) if in_target => {
+            let release = if profile == "release" {
+                " --release"
+            } else {
+                ""
+            };
+            format!(
+                "`{command}` is not built yet; build it with: cargo build{release} -p {package}"
+            )
+        }
+        (Some((_, dir)), _) => format!(
+            "`{command}` is not installed next to mcp-orchestrator or on PATH; install it with: cargo install --path {dir}"
+        ),
+        (None, _) => format!(
+            "`{command}` was not found next to mcp-orchestrator or on PATH; install it or give its full path in the config"
+        ),
+    }
+}
+
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     p.metadata()
@@ -52,8 +89,8 @@ fn is_executable(p: &Path) -> bool {
 
 /// The environment a child gets: the allow-list (or everything, with `inherit_env`), then its
 /// `required_env` values, then its own `env`.
-pub fn child_env(spec: &ServerSpec) -> Vec<(OsString, OsString)> {
-    let mut env: Vec<(OsString, OsString)> = if spec.inherit_env {
+pub fn child_env(spec: &ServerSpec, launch: &Launch) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = if launch.inherit_env {
         std::env::vars_os().collect()
     } else {
         ENV_ALLOW_LIST
@@ -61,7 +98,7 @@ pub fn child_env(spec: &ServerSpec) -> Vec<(OsString, OsString)> {
             .filter_map(|k| std::env::var_os(k).map(|v| (OsString::from(k), v)))
             .collect()
     };
-    for (k, v) in spec.required_values.iter().chain(spec.env.iter()) {
+    for (k, v) in spec.required_values.iter().chain(launch.env.iter()) {
         env.retain(|(existing, _)| existing != k.as_str());
         env.push((k.into(), v.expose().into()));
     }
@@ -77,27 +114,27 @@ pub struct Launched {
 }
 
 /// Spawns the child in its own process group with piped stdio.
-pub fn spawn(spec: &ServerSpec) -> std::io::Result<Launched> {
-    let program = resolve_program(&spec.command).ok_or_else(|| {
+pub fn spawn(spec: &ServerSpec, launch: &Launch) -> std::io::Result<Launched> {
+    let program = resolve_program(&launch.command).ok_or_else(|| {
         std::io::Error::new(
             std::io::ErrorKind::NotFound,
             format!(
                 "command `{}` not found (looked next to mcp-orchestrator and on PATH)",
-                spec.command
+                launch.command
             ),
         )
     })?;
     let mut cmd = Command::new(program);
-    cmd.args(&spec.args)
+    cmd.args(&launch.args)
         .env_clear()
-        .envs(child_env(spec))
+        .envs(child_env(spec, launch))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         // Backstop only: the supervisor stops children explicitly and waits for them.
         .kill_on_drop(true);
-    if let Some(cwd) = &spec.cwd {
+    if let Some(cwd) = &launch.cwd {
         cmd.current_dir(cwd);
     }
     die_with_parent(&mut cmd);
@@ -105,7 +142,6 @@ pub fn spawn(spec: &ServerSpec) -> std::io::Result<Launched> {
     let pgid = child
         .id()
         .ok_or_else(|| std::io::Error::other("child exited before its pid was read"))?;
-    super::reaper::register(pgid);
     Ok(Launched { child, pgid })
 }
 
@@ -147,80 +183,22 @@ pub async fn terminate(child: &mut Child, pgid: u32, grace: Duration) -> Option<
         status = child.wait().await.ok();
     }
     reap_group(pgid, grace).await;
-    super::reaper::unregister(pgid);
     status
-}
-
-/// Makes sure no process is left in group `pgid` (after its leader has exited).
-pub async fn reap_group(pgid: u32, grace: Duration) {
-    if !group_alive(pgid) {
-        return;
-    }
-    signal_group(pgid, Signal::SIGTERM);
-    let deadline = tokio::time::Instant::now() + grace;
-    while group_alive(pgid) && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    if group_alive(pgid) {
-        signal_group(pgid, Signal::SIGKILL);
-    }
-}
-
-/// Signals every process in group `pgid`; a group that is already gone is fine.
-pub fn signal_group(pgid: u32, signal: Signal) {
-    if let Ok(pgid) = i32::try_from(pgid) {
-        let _ = nix::sys::signal::killpg(Pid::from_raw(pgid), signal);
-    }
-}
-
-/// Whether any live (non-zombie) process is in group `pgid`.
-pub fn group_alive(pgid: u32) -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        // kill(0) also succeeds for zombies, which init may be slow to reap in a container;
-        // /proc tells them apart.
-        let Ok(dir) = std::fs::read_dir("/proc") else {
-            return false;
-        };
-        dir.filter_map(Result::ok)
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .bytes()
-                    .all(|b| b.is_ascii_digit())
-            })
-            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-            .any(|stat| stat_in_group_and_alive(&stat, pgid))
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        i32::try_from(pgid)
-            .map(|p| nix::sys::signal::killpg(Pid::from_raw(p), None).is_ok())
-            .unwrap_or(false)
-    }
-}
-
-/// Parses `/proc/PID/stat`: `pid (comm) state ppid pgrp …`; comm may contain spaces and `)`.
-fn stat_in_group_and_alive(stat: &str, pgid: u32) -> bool {
-    let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-        return false;
-    };
-    let mut fields = after.split_whitespace();
-    let state = fields.next();
-    let _ppid = fields.next();
-    let pgrp = fields.next().and_then(|p| p.parse::<u32>().ok());
-    pgrp == Some(pgid) && !matches!(state, Some("Z" | "X"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pgroup::group_alive;
 
     #[test]
-    fn stat_parsing_handles_odd_names() {
-        assert!(stat_in_group_and_alive("123 (a b) c) S 1 77 77 0", 77));
-        assert!(!stat_in_group_and_alive("123 (x) Z 1 77 77 0", 77));
-        assert!(!stat_in_group_and_alive("123 (x) S 1 78 78 0", 77));
+    fn a_missing_program_gets_the_command_that_provides_it() {
+        // Unit tests run from target/<profile>/deps, which is not a profile dir of its own.
+        let llama = not_found_hint("mcp-local-llama");
+        assert!(llama.contains("servers/local-llama"), "{llama}");
+        assert!(not_found_hint("mcp-vendor").contains("servers/vendors"));
+        let other = not_found_hint("uvx");
+        assert!(other.contains("`uvx`") && other.contains("PATH"), "{other}");
     }
 
     #[test]

@@ -54,6 +54,7 @@ impl StderrTail {
     }
 
     /// Everything kept, for `status`.
+    #[cfg(test)]
     pub fn all(&self) -> String {
         self.last_lines(usize::MAX)
     }
@@ -86,7 +87,7 @@ pub async fn forward(
         if line.is_empty() {
             continue;
         }
-        tracing::info!(target: "mcp_orchestrator::child", server = %server, "{line}");
+        tracing::info!(target: "mcp_orchestrator::child", server = %server, line = %line, "stderr");
         tail.push(line);
     }
 }

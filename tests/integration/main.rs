@@ -1,11 +1,16 @@
 //! Process-level and end-to-end tests: `mcp-orchestrator` driven over real stdio, with fixture
 //! children that crash, hang and misbehave, and with real MCP peers.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "test drivers run their own tasks; the shutdown-tree rule is for the orchestrator"
+)]
 
 mod common;
 mod raw;
 
 mod examples;
 mod faults;
+mod first_use;
 mod http;
 
 mod aggregation;
@@ -16,6 +21,7 @@ mod peers;
 mod pinning;
 mod protocol;
 mod reload;
+mod snapshots;
 mod remote;
 mod sdk;
 mod security;

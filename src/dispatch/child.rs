@@ -1,0 +1,268 @@
+//! Sending one request on to a child: wait (bounded) for a child that is restarting, admit the
+//! call under `max_in_flight`, apply the timeout, map progress, pass a cancellation on, record
+//! metrics and the audit line.
+
+use std::{sync::Arc, time::Duration};
+
+use rmcp::{
+    Peer, RoleClient,
+    model::{
+        CallToolRequestParams, CallToolResponse, CancelledNotificationParam, ClientRequest,
+        Request, ServerResult,
+    },
+    service::PeerRequestOptions,
+};
+use tokio::time::Instant;
+
+use super::{
+    BoxFuture, CallContext, CallOutcome, CallRequest, Catalog, ServerView, ToolCaller, ToolRef,
+};
+use crate::{
+    error::{ItemKind, RouteError},
+    registry::Registry,
+    supervisor::{CallGuard, ChildHandle},
+};
+
+/// Progress resets the call timeout; this caps how long a call that keeps reporting progress may
+/// run, as a multiple of the per-call timeout.
+const MAX_TOTAL_FACTOR: u32 = 20;
+
+/// How long a request waits for a server that is starting, restarting or being reloaded.
+const WAIT_FOR_RESTART: Duration = Duration::from_secs(10);
+
+/// Calls into the supervised children.
+pub struct ChildDispatcher {
+    registry: Arc<Registry>,
+}
+
+impl ChildDispatcher {
+    /// A dispatcher over `registry`'s children.
+    pub fn new(registry: Arc<Registry>) -> Self {
+        Self { registry }
+    }
+
+    /// Forwards `request` to child `server` and returns its result. The per-call timeout is the
+    /// caller's `timeout`, else the server's own, else `default_timeout`.
+    pub async fn request(
+        &self,
+        server: &Arc<str>,
+        request: ClientRequest,
+        method: &'static str,
+        cx: &CallContext,
+        timeout: Option<Duration>,
+    ) -> Result<ServerResult, RouteError> {
+        let kind = match &request {
+            ClientRequest::CallToolRequest(_) => ItemKind::Tool,
+            ClientRequest::GetPromptRequest(_) => ItemKind::Prompt,
+            _ => ItemKind::Resource,
+        };
+        let (child, peer, _in_flight) = self.admit(server, kind).await?;
+        let timeout = timeout
+            .or(child.spec().timeout)
+            .unwrap_or(self.registry.config().settings.default_timeout);
+        let options = PeerRequestOptions::with_timeout(timeout)
+            .reset_timeout_on_progress()
+            .with_max_total_timeout(timeout * MAX_TOTAL_FACTOR);
+        // What the audit line names: the tool, prompt or resource, never its arguments.
+        let target = match &request {
+            ClientRequest::CallToolRequest(r) => r.params.name.to_string(),
+            ClientRequest::GetPromptRequest(r) => r.params.name.clone(),
+            ClientRequest::ReadResourceRequest(r) => r.params.uri.clone(),
+            _ => String::new(),
+        };
+        let handle = peer
+            .send_request_with_option(request, options)
+            .await
+            .map_err(|e| RouteError::from_service(server, method, e))?;
+        let _progress = cx.progress.clone().map(|sink| {
+            self.registry
+                .hub()
+                .map_progress(server.clone(), handle.progress_token.clone(), sink)
+        });
+        let child_request = handle.id.clone();
+        let waiting_since = Instant::now();
+        let outcome = tokio::select! {
+            r = handle.await_response() => r.map_err(|e| RouteError::from_service(server, method, e)),
+            () = cx.cancel.cancelled() => {
+                // rmcp drops our answer to a cancelled request; the child must hear of it too.
+                let _ = peer
+                    .notify_cancelled(CancelledNotificationParam::new(
+                        Some(child_request),
+                        Some("cancelled by the MCP host".into()),
+                    ))
+                    .await;
+                Err(RouteError::Transport {
+                    server: server.to_string(),
+                    message: "request cancelled by the host".into(),
+                })
+            }
+        };
+        let waited = waiting_since.elapsed();
+        let total = cx.started.elapsed();
+        let error = match &outcome {
+            Err(e) => Some(e.to_string()),
+            Ok(ServerResult::CallToolResult(r)) if r.is_error == Some(true) => {
+                Some(tool_error_text(r))
+            }
+            Ok(_) => None,
+        };
+        child.metrics().record(total, waited, error.as_deref());
+        tracing::info!(
+            target: "mcp_orchestrator::audit",
+            method,
+            server = %server,
+            name = %target,
+            outcome = if error.is_some() { "error" } else { "ok" },
+            ms = (total.as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
+            "call"
+        );
+        outcome
+    }
+
+    /// Admits one call to `server`: one lookup and one readiness check (`begin_call`) per try.
+    /// While the server is starting, in restart backoff, or being replaced by a reload, waits
+    /// (bounded) for it rather than failing the call.
+    async fn admit(
+        &self,
+        server: &Arc<str>,
+        kind: ItemKind,
+    ) -> Result<(ChildHandle, Peer<RoleClient>, CallGuard), RouteError> {
+        let deadline = tokio::time::Instant::now() + WAIT_FOR_RESTART;
+        loop {
+            let child = self
+                .registry
+                .child(server)
+                .ok_or_else(|| RouteError::Unknown {
+                    kind: ItemKind::Server,
+                    name: server.to_string(),
+                })?;
+            match child.begin_call() {
+                Some(Ok((peer, guard))) => return Ok((child, peer, guard)),
+                Some(Err(limit)) => {
+                    return Err(RouteError::Overloaded {
+                        server: server.to_string(),
+                        limit,
+                    });
+                }
+                None if may_come_back(&child) && tokio::time::Instant::now() < deadline => {
+                    wait_for_change(&child).await;
+                }
+                None => {
+                    let status = child.status();
+                    return Err(RouteError::Unavailable {
+                        kind,
+                        name: server.to_string(),
+                        server: server.to_string(),
+                        state: status.state,
+                        last_error: status.last_error,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Waits (bounded) while server `id` is starting, in restart backoff, or being replaced by a
+    /// reload; returns its handle once it takes calls, or the handle as it is when waiting is
+    /// pointless (settled in a state that serves nothing) or over. `None`: no such server.
+    pub async fn wait_until_serving(&self, id: &str) -> Option<ChildHandle> {
+        let deadline = tokio::time::Instant::now() + WAIT_FOR_RESTART;
+        loop {
+            let child = self.registry.child(id)?;
+            if child.peer().is_some() {
+                return Some(child);
+            }
+            if !may_come_back(&child) || tokio::time::Instant::now() >= deadline {
+                return Some(child);
+            }
+            wait_for_change(&child).await;
+        }
+    }
+}
+
+/// Whether a child without a connection is about to have one: starting, in restart backoff,
+/// being replaced by a reload, or up without a connection (the instant between a crash and its
+/// restart).
+fn may_come_back(child: &ChildHandle) -> bool {
+    let state = child.state();
+    child.is_draining() || !state.is_settled() || state.serves_calls()
+}
+
+/// Wakes on the next status change of this handle, or after a short poll: a reload swaps the
+/// handle, and the old one changes no more.
+async fn wait_for_change(child: &ChildHandle) {
+    let mut rx = child.subscribe();
+    let _ = tokio::time::timeout(Duration::from_millis(50), rx.changed()).await;
+}
+
+impl ToolCaller for ChildDispatcher {
+    fn catalog(&self) -> Catalog {
+        Catalog {
+            tools: Arc::new(self.registry.surface().tools.clone()),
+            servers: self
+                .registry
+                .children()
+                .iter()
+                .map(|c| {
+                    let s = c.status();
+                    ServerView {
+                        id: c.id().clone(),
+                        state: s.state,
+                        missing_env: s.missing_env.clone(),
+                        last_error: s.last_error.clone(),
+                        draining: c.is_draining(),
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    fn call<'a>(
+        &'a self,
+        request: CallRequest,
+        cx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<CallOutcome, RouteError>> {
+        Box::pin(async move {
+            let ToolRef::Child { server, tool } = request.tool;
+            let mut params = CallToolRequestParams::new(tool);
+            params.arguments = request.arguments;
+            let result = self
+                .request(
+                    &server,
+                    ClientRequest::CallToolRequest(Request::new(params)),
+                    "tools/call",
+                    cx,
+                    request.timeout,
+                )
+                .await?;
+            match result {
+                ServerResult::CallToolResult(r) => Ok(CallToolResponse::Complete(r)),
+                ServerResult::InputRequiredResult(r) => Ok(CallToolResponse::InputRequired(r)),
+                ServerResult::CreateTaskResult(r) => Ok(CallToolResponse::Task(r)),
+                other => Err(unexpected(&server, "tools/call", &other)),
+            }
+        })
+    }
+
+    fn wait_settled<'a>(&'a self, server: &'a str, limit: Duration) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Some(child) = self.registry.child(server) {
+                child.wait_settled(limit).await;
+            }
+        })
+    }
+}
+
+fn tool_error_text(r: &rmcp::model::CallToolResult) -> String {
+    r.content
+        .iter()
+        .find_map(|c| c.as_text().map(|t| t.text.clone()))
+        .unwrap_or_else(|| "tool returned isError".into())
+}
+
+/// A child answered with a result of the wrong type.
+pub fn unexpected(server: &str, method: &'static str, _got: &ServerResult) -> RouteError {
+    RouteError::Transport {
+        server: server.to_owned(),
+        message: format!("answered {method} with an unexpected result type"),
+    }
+}

@@ -1,0 +1,443 @@
+//! The orchestrator as an MCP server toward the host: tools come from the table of sources
+//! ([`crate::tools`]), prompts and resources from the merged surface, and requests for them go
+//! to the owning child through the dispatcher.
+
+#![expect(
+    deprecated,
+    reason = "logging, roots and resources/subscribe are deprecated by SEP-2577/2026-07-28 but legacy hosts use them"
+)]
+
+use std::sync::Arc;
+
+use rmcp::{
+    ErrorData as McpError, RoleServer, ServerHandler,
+    model::{
+        CallToolRequestParams, CallToolResponse, ClientRequest, CompleteRequestParams,
+        CompleteResult, CustomRequest, CustomResult, DiscoverRequestMethod, DiscoverResult,
+        GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+        ReadResourceRequestParams, ReadResourceResponse, Reference, Request, ServerCapabilities,
+        ServerConfig, ServerResult, SetLevelRequestParams, SubscribeRequestParams,
+        UnsubscribeRequestParams,
+    },
+    service::{NotificationContext, RequestContext},
+};
+use tokio::time::Instant;
+
+use crate::{
+    dispatch::{
+        CallContext, Caller,
+        child::{ChildDispatcher, unexpected},
+    },
+    error::{ItemKind, RouteError},
+    hub::ProgressSink,
+    registry::{Registry, surface::Surface},
+    tools::{Sources, children::unroutable},
+};
+
+/// Requests a host may send that MCP defines.
+const MCP_REQUESTS: &[&str] = &[
+    "initialize",
+    "ping",
+    "server/discover",
+    "tools/list",
+    "tools/call",
+    "prompts/list",
+    "prompts/get",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "completion/complete",
+    "logging/setLevel",
+    "subscriptions/listen",
+];
+
+/// What every host session serves from.
+pub struct Services {
+    /// The children and their merged surface.
+    pub registry: Arc<Registry>,
+    /// Requests to children.
+    pub children: Arc<ChildDispatcher>,
+    /// The host-facing tools.
+    pub sources: Sources,
+}
+
+/// The host-facing MCP server: one per session.
+#[derive(Clone)]
+pub struct OrchestratorServer {
+    services: Arc<Services>,
+    /// Set once this session's first list has waited for starting children.
+    first_list: Arc<tokio::sync::OnceCell<()>>,
+    /// A host, or a control-socket session (admin tools on, never registered as the host).
+    caller: Caller,
+}
+
+impl OrchestratorServer {
+    /// A session for `caller`.
+    pub fn new(services: Arc<Services>, caller: Caller) -> Self {
+        Self {
+            services,
+            first_list: Arc::default(),
+            caller,
+        }
+    }
+
+    fn registry(&self) -> &Registry {
+        &self.services.registry
+    }
+
+    /// The surface as the children are now: the background rebuild lags a state change by its
+    /// debounce, and a list must not miss a child that has just come up.
+    async fn current_surface(&self) -> Arc<Surface> {
+        // Hosts that list once (and models that plan from the first list) would never see the
+        // tools of a child still starting: the first list of a session waits for them, bounded.
+        self.first_list
+            .get_or_init(|| async {
+                let limit = self.registry().config().settings.first_list_wait;
+                if !limit.is_zero() {
+                    self.registry().wait_started(limit).await;
+                }
+            })
+            .await;
+        self.registry().refresh_surface();
+        self.registry().surface()
+    }
+
+    /// What a call needs of this host request: its cancellation, progress token and start.
+    fn call_context(&self, cx: &RequestContext<RoleServer>, started: Instant) -> CallContext {
+        CallContext {
+            cancel: cx.ct.clone(),
+            progress: cx
+                .meta
+                .get_progress_token()
+                .map(|token| ProgressSink::Host {
+                    peer: cx.peer.clone(),
+                    token,
+                }),
+            started,
+            caller: self.caller,
+        }
+    }
+
+    /// Forwards a prompt, resource or completion request to its owner and picks its answer out.
+    async fn forward<T>(
+        &self,
+        owner: &Arc<str>,
+        request: ClientRequest,
+        method: &'static str,
+        cx: &RequestContext<RoleServer>,
+        started: Instant,
+        pick: impl FnOnce(ServerResult) -> Option<T>,
+    ) -> Result<T, McpError> {
+        let call = self.call_context(cx, started);
+        let result = self
+            .services
+            .children
+            .request(owner, request, method, &call, None)
+            .await?;
+        let fallback = unexpected(owner, method, &result);
+        pick(result).ok_or_else(|| fallback.into())
+    }
+
+    /// The owner of a resource URI.
+    fn resource_owner(&self, uri: &str) -> Result<Arc<str>, McpError> {
+        self.registry()
+            .surface()
+            .resource_owner(uri)
+            .cloned()
+            .ok_or_else(|| {
+                RouteError::Unknown {
+                    kind: ItemKind::Resource,
+                    name: uri.to_owned(),
+                }
+                .into()
+            })
+    }
+}
+
+impl ServerHandler for OrchestratorServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_logging()
+                .enable_completions()
+                .enable_prompts()
+                .enable_prompts_list_changed()
+                .enable_resources()
+                .enable_resources_subscribe()
+                .enable_resources_list_changed()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new(
+            "mcp-orchestrator",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .with_instructions(
+            "Tools of several MCP servers, each named <server>__<tool>. \
+             orchestrator_status shows which servers are up and why others are not.",
+        )
+    }
+
+    /// Look like a pre-2026-07-28 server: dual-era hosts probe `server/discover` and fall back to
+    /// `initialize` on -32601, and the proxy only implements handshake-era semantics.
+    async fn discover(&self, _cx: RequestContext<RoleServer>) -> Result<DiscoverResult, McpError> {
+        Err(McpError::method_not_found::<DiscoverRequestMethod>())
+    }
+
+    /// rmcp hands over as "custom" both unknown methods and MCP methods whose params it could
+    /// not read; the second kind is a -32602, not a -32601.
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, McpError> {
+        let method = request.method;
+        Err(if MCP_REQUESTS.contains(&method.as_str()) {
+            RouteError::MalformedParams { method }
+        } else {
+            RouteError::UnknownMethod { method }
+        }
+        .into())
+    }
+
+    async fn on_initialized(&self, cx: NotificationContext<RoleServer>) {
+        tracing::info!(
+            client = ?cx.peer.peer_info().map(|i| i.client_info.name.clone()),
+            "host initialized"
+        );
+        if self.caller == Caller::Host {
+            self.services.registry.hub().set_host(cx.peer.clone());
+        }
+    }
+
+    async fn on_roots_list_changed(&self, _cx: NotificationContext<RoleServer>) {
+        for c in self.registry().children().iter() {
+            if let Some(peer) = c.peer() {
+                let _ = peer.notify_roots_list_changed().await;
+            }
+        }
+    }
+
+    async fn list_tools(
+        &self,
+        _req: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        self.current_surface().await;
+        Ok(ListToolsResult::with_all_items(
+            self.services.sources.tools(self.caller),
+        ))
+    }
+
+    async fn call_tool(
+        &self,
+        req: CallToolRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let call = self.call_context(&cx, Instant::now());
+        Ok(self
+            .services
+            .sources
+            .call(&req.name, req.arguments, &call)
+            .await?)
+    }
+
+    async fn list_prompts(
+        &self,
+        _req: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        Ok(ListPromptsResult::with_all_items(
+            self.current_surface().await.prompts.clone(),
+        ))
+    }
+
+    async fn get_prompt(
+        &self,
+        mut req: GetPromptRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let started = Instant::now();
+        let Some(route) = self
+            .registry()
+            .surface()
+            .prompt_routes
+            .get(&req.name)
+            .cloned()
+        else {
+            return Err(unroutable(self.registry(), ItemKind::Prompt, &req.name).into());
+        };
+        req.name = route.name.clone();
+        let request = ClientRequest::GetPromptRequest(Request::new(req));
+        self.forward(
+            &route.server,
+            request,
+            "prompts/get",
+            &cx,
+            started,
+            |r| match r {
+                ServerResult::GetPromptResult(r) => Some(GetPromptResponse::Complete(r)),
+                ServerResult::InputRequiredResult(r) => Some(GetPromptResponse::InputRequired(r)),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    async fn list_resources(
+        &self,
+        _req: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        Ok(ListResourcesResult::with_all_items(
+            self.current_surface().await.resources.clone(),
+        ))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _req: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(ListResourceTemplatesResult::with_all_items(
+            self.current_surface().await.templates.clone(),
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        req: ReadResourceRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let started = Instant::now();
+        let owner = self.resource_owner(&req.uri)?;
+        let request = ClientRequest::ReadResourceRequest(Request::new(req));
+        self.forward(
+            &owner,
+            request,
+            "resources/read",
+            &cx,
+            started,
+            |r| match r {
+                ServerResult::ReadResourceResult(r) => Some(ReadResourceResponse::Complete(r)),
+                ServerResult::InputRequiredResult(r) => {
+                    Some(ReadResourceResponse::InputRequired(r))
+                }
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    async fn subscribe(
+        &self,
+        req: SubscribeRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let owner = self.resource_owner(&req.uri)?;
+        let request = ClientRequest::SubscribeRequest(Request::new(req));
+        self.forward(
+            &owner,
+            request,
+            "resources/subscribe",
+            &cx,
+            Instant::now(),
+            |_| Some(()),
+        )
+        .await
+    }
+
+    async fn unsubscribe(
+        &self,
+        req: UnsubscribeRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let owner = self.resource_owner(&req.uri)?;
+        let request = ClientRequest::UnsubscribeRequest(Request::new(req));
+        self.forward(
+            &owner,
+            request,
+            "resources/unsubscribe",
+            &cx,
+            Instant::now(),
+            |_| Some(()),
+        )
+        .await
+    }
+
+    async fn complete(
+        &self,
+        mut req: CompleteRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let surface = self.registry().surface();
+        let owner = match &mut req.r#ref {
+            Reference::Prompt(p) => {
+                let Some(route) = surface.prompt_routes.get(&p.name).cloned() else {
+                    return Err(unroutable(self.registry(), ItemKind::Prompt, &p.name).into());
+                };
+                p.name = route.name;
+                route.server
+            }
+            Reference::Resource(r) => match surface
+                .template_owners
+                .iter()
+                .zip(surface.templates.iter())
+                .find(|(_, t)| t.uri_template == r.uri)
+                .map(|((_, owner), _)| owner.clone())
+                .or_else(|| surface.resource_owner(&r.uri).cloned())
+            {
+                Some(owner) => owner,
+                None => {
+                    return Err(RouteError::Unknown {
+                        kind: ItemKind::Resource,
+                        name: r.uri.clone(),
+                    }
+                    .into());
+                }
+            },
+            _ => {
+                return Err(McpError::invalid_params(
+                    "unsupported completion reference",
+                    None,
+                ));
+            }
+        };
+        let request = ClientRequest::CompleteRequest(Request::new(req));
+        self.forward(
+            &owner,
+            request,
+            "completion/complete",
+            &cx,
+            Instant::now(),
+            |r| match r {
+                ServerResult::CompleteResult(r) => Some(r),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    async fn set_level(
+        &self,
+        req: SetLevelRequestParams,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        for c in self.services.registry.children().iter() {
+            let declares_logging = c
+                .status()
+                .capabilities
+                .is_some_and(|caps| caps.logging.is_some());
+            if let (true, Some(peer)) = (declares_logging, c.peer())
+                && let Err(e) = peer.set_level(req.clone()).await
+            {
+                tracing::debug!(server = %c.id(), error = %e, "logging/setLevel not forwarded");
+            }
+        }
+        Ok(())
+    }
+}

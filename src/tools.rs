@@ -1,0 +1,191 @@
+//! One table of host-facing tool names. Each [`ToolSource`] offers some tools; [`Sources`] lists
+//! them in a fixed order and sends each call to the first source that owns its name, so a name
+//! is resolved once, in one place, and the names of earlier sources are reserved against later
+//! ones (a child's bare tool can never shadow `chat` or `orchestrator_status`).
+//!
+//! Order: [`own`] (`orchestrator_status`, `orchestrator_capabilities`), [`own::Admin`] (control
+//! sessions only), [`unified`] (`chat`, `embed`, `search_web`, `get_weather`, `list_models`), then
+//! [`children`], which owns every other name and answers the ones that route nowhere with the
+//! reason.
+
+pub mod children;
+pub mod own;
+pub mod unified;
+
+use std::sync::Arc;
+
+use rmcp::model::{JsonObject, Tool};
+
+use crate::{
+    dispatch::{BoxFuture, CallContext, CallOutcome, Caller},
+    error::RouteError,
+};
+
+/// A source of host-facing tools.
+pub trait ToolSource: Send + Sync {
+    /// The names this source may ever own, whatever is configured: what later sources must not
+    /// take. Empty for a source whose names come from elsewhere (the children).
+    fn reserved(&self) -> &'static [&'static str];
+
+    /// The tools it lists to `caller` now.
+    fn tools(&self, caller: Caller) -> Vec<Tool>;
+
+    /// Whether a call of `name` by `caller` is this source's to answer.
+    fn owns(&self, name: &str, caller: Caller) -> bool;
+
+    /// Answers a call of `name`, which it owns.
+    fn call<'a>(
+        &'a self,
+        name: &'a str,
+        arguments: Option<JsonObject>,
+        cx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<CallOutcome, RouteError>>;
+}
+
+/// The ordered table of sources.
+#[derive(Clone, Default)]
+pub struct Sources {
+    list: Vec<Arc<dyn ToolSource>>,
+}
+
+impl Sources {
+    /// A table in this order.
+    pub fn new(list: Vec<Arc<dyn ToolSource>>) -> Self {
+        Self { list }
+    }
+
+    /// Every name reserved by the sources, in order.
+    pub fn reserved(&self) -> Vec<String> {
+        self.list
+            .iter()
+            .flat_map(|s| s.reserved().iter().map(|n| (*n).to_owned()))
+            .collect()
+    }
+
+    /// What `tools/list` answers `caller`.
+    pub fn tools(&self, caller: Caller) -> Vec<Tool> {
+        self.list.iter().flat_map(|s| s.tools(caller)).collect()
+    }
+
+    /// Sends a call to the source that owns its name.
+    pub async fn call(
+        &self,
+        name: &str,
+        arguments: Option<JsonObject>,
+        cx: &CallContext,
+    ) -> Result<CallOutcome, RouteError> {
+        match self.list.iter().find(|s| s.owns(name, cx.caller)) {
+            Some(source) => source.call(name, arguments, cx).await,
+            None => Err(RouteError::Unknown {
+                kind: crate::error::ItemKind::Tool,
+                name: name.to_owned(),
+            }),
+        }
+    }
+}
+
+/// An object schema with no properties: the input of tools that take no arguments.
+pub(crate) fn no_arguments() -> Arc<JsonObject> {
+    let mut schema = JsonObject::new();
+    schema.insert("type".into(), "object".into());
+    schema.insert("properties".into(), JsonObject::new().into());
+    Arc::new(schema)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
+
+    use super::*;
+
+    /// A source that owns fixed names and records who answered.
+    struct Fixed {
+        names: &'static [&'static str],
+        admin: bool,
+        answered: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl ToolSource for Fixed {
+        fn reserved(&self) -> &'static [&'static str] {
+            self.names
+        }
+        fn tools(&self, caller: Caller) -> Vec<Tool> {
+            if self.admin && caller != Caller::Control {
+                return Vec::new();
+            }
+            self.names
+                .iter()
+                .map(|n| Tool::new(*n, "", no_arguments()))
+                .collect()
+        }
+        fn owns(&self, name: &str, caller: Caller) -> bool {
+            (!self.admin || caller == Caller::Control) && self.names.contains(&name)
+        }
+        fn call<'a>(
+            &'a self,
+            name: &'a str,
+            _arguments: Option<JsonObject>,
+            _cx: &'a CallContext,
+        ) -> BoxFuture<'a, Result<CallOutcome, RouteError>> {
+            self.answered
+                .lock()
+                .unwrap()
+                .push(format!("{}:{name}", self.names[0]));
+            Box::pin(async move {
+                Ok(CallToolResponse::Complete(CallToolResult::success(vec![
+                    ContentBlock::text(name),
+                ])))
+            })
+        }
+    }
+
+    fn table(answered: &Arc<Mutex<Vec<String>>>) -> Sources {
+        let fixed = |names, admin| -> Arc<dyn ToolSource> {
+            Arc::new(Fixed {
+                names,
+                admin,
+                answered: answered.clone(),
+            })
+        };
+        Sources::new(vec![
+            fixed(&["status", "dup"], false),
+            fixed(&["restart"], true),
+            fixed(&["dup", "chat"], false),
+        ])
+    }
+
+    #[tokio::test]
+    async fn the_first_owner_answers_and_admin_names_exist_only_for_control() {
+        let answered = Arc::default();
+        let sources = table(&answered);
+        let host = CallContext::new(Caller::Host);
+        let control = CallContext::new(Caller::Control);
+        sources.call("dup", None, &host).await.unwrap();
+        sources.call("chat", None, &host).await.unwrap();
+        sources.call("restart", None, &control).await.unwrap();
+        let e = sources.call("restart", None, &host).await.unwrap_err();
+        assert_eq!(e.to_string(), "unknown tool `restart`");
+        assert_eq!(
+            *answered.lock().unwrap(),
+            ["status:dup", "dup:chat", "restart:restart"]
+        );
+        let listed = |c| -> Vec<String> {
+            sources
+                .tools(c)
+                .iter()
+                .map(|t| t.name.to_string())
+                .collect()
+        };
+        assert_eq!(listed(Caller::Host), ["status", "dup", "dup", "chat"]);
+        assert_eq!(
+            listed(Caller::Control),
+            ["status", "dup", "restart", "dup", "chat"]
+        );
+        assert_eq!(
+            sources.reserved(),
+            ["status", "dup", "restart", "dup", "chat"]
+        );
+    }
+}
