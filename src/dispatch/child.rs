@@ -197,7 +197,7 @@ async fn wait_for_change(child: &ChildHandle) {
 impl ToolCaller for ChildDispatcher {
     fn catalog(&self) -> Catalog {
         Catalog {
-            tools: Arc::new(self.registry.surface().tools.clone()),
+            tools: self.registry.surface().tools.clone(),
             servers: self
                 .registry
                 .children()

@@ -28,7 +28,7 @@ pub struct Route {
 #[derive(Debug, Default)]
 pub struct Surface {
     /// Child tools, renamed, in config order of servers then the child's order.
-    pub tools: Vec<Tool>,
+    pub tools: Arc<Vec<Tool>>,
     /// Host tool name → child.
     pub tool_routes: HashMap<String, Route>,
     /// Child prompts, renamed.
@@ -105,7 +105,7 @@ impl Surface {
                 let mut t = tool.clone();
                 t.name = name.clone().into();
                 t.description = t.description.map(|d| clean_text(&d).into());
-                s.tools.push(t);
+                Arc::make_mut(&mut s.tools).push(t);
                 s.tool_routes.insert(
                     name,
                     Route {

@@ -72,7 +72,7 @@ pub fn capabilities(registry: &Registry) -> CapabilitiesReport {
             )
         })
         .collect();
-    for t in &surface.tools {
+    for t in surface.tools.iter() {
         if let Some(route) = surface.tool_routes.get(t.name.as_ref())
             && let Some(s) = servers.get_mut(&*route.server)
         {
