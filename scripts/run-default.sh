@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
 if [ ! -x "$target/debug/mcp-orchestrator" ]; then
-  echo "run-default: first build of mcp-orchestrator and mcp-vendor (debug profile); about 4 minutes on a 2-core machine, seconds after that. Then the status of every server." >&2
+  echo "run-default: first build of mcp-orchestrator and mcp-vendor (debug profile); about 2 minutes on a 2-core machine, seconds after that. Then the status of every server." >&2
 fi
 bash scripts/setup-system.sh build
 cargo build --bins -p mcp-orchestrator -p mcp-vendors
