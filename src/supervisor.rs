@@ -42,6 +42,9 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 pub use state::{ChildStatus, ServerState};
 
+/// The connection type of every child: what `start` makes, `conn` lives with and `lists` reads.
+type Running = rmcp::service::RunningService<rmcp::RoleClient, child_client::ChildClient>;
+
 use crate::{
     config::{ServerSpec, Settings},
     hub::Hub,

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use rmcp::{RoleClient, service::RunningService};
 use tokio::{process::Child, sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    child_client::{ChildClient, ChildEvent},
+    Running,
+    child_client::ChildEvent,
     failure::Failure,
     lists::list_everything,
     process,
@@ -16,9 +16,6 @@ use super::{
     state::ServerState,
 };
 use crate::reaper;
-
-/// The connection type of every child.
-pub(super) type Running = RunningService<RoleClient, ChildClient>;
 
 /// One live child: connection, process (none for a remote server), and the tasks attached.
 pub(super) struct Conn {

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use rmcp::model::ServerCapabilities;
 
-use super::{conn::Running, state::ChildStatus};
+use super::{Running, state::ChildStatus};
 
 /// A child's lists at one moment.
 pub(super) struct Lists {

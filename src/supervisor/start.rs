@@ -7,9 +7,10 @@ use rmcp::{RoleClient, ServiceExt, transport::IntoTransport};
 use tokio::{sync::mpsc, time::Instant};
 
 use super::{
+    Running,
     child_client::ChildClient,
     child_io::ChildTransport,
-    conn::{Conn, Running, Spawned},
+    conn::{Conn, Spawned},
     failure::Failure,
     health,
     lists::{Lists, list_everything},

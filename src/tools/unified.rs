@@ -34,18 +34,15 @@ use arc_swap::ArcSwap;
 use rmcp::model::{CallToolResponse, JsonObject, Tool};
 use tokio::time::Instant;
 
-use crate::{
-    dispatch::{BoxFuture, CallContext, CallOutcome, Caller, ToolCaller},
-    error::RouteError,
-    tools::ToolSource,
-};
-
+use self::breaker::{CircuitBreaker, CircuitState};
 pub use crate::config::UnifiedTool;
 use crate::{
     config::{Adapter, BreakerConfig, Config},
+    dispatch::{BoxFuture, CallContext, CallOutcome, Caller, ToolCaller},
+    error::RouteError,
     metrics::{CallMetrics, MetricsSnapshot},
+    tools::ToolSource,
 };
-use breaker::{CircuitBreaker, CircuitState};
 
 /// State shared by unified requests: breakers, cache, metrics.
 pub struct Unified {

@@ -79,7 +79,8 @@ pub async fn serve(
     let _ = bound.send(local);
     if opts.token.is_none() && !local.ip().is_loopback() {
         tracing::warn!(
-            "serving MCP on {local} without a bearer token: anyone who can reach it can use every tool"
+            address = %local,
+            "serving MCP on a non-loopback address without a bearer token: anyone who can reach it can use every tool"
         );
     }
     let registry = services.registry.clone();
