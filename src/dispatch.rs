@@ -56,9 +56,7 @@ pub enum ToolRef {
 /// One call.
 #[derive(Debug, Clone)]
 pub struct CallRequest {
-    /// The tool.
     pub tool: ToolRef,
-    /// Its arguments.
     pub arguments: Option<JsonObject>,
     /// A deadline of the caller's that wins over the server's own timeout (the unified tools'
     /// `timeout_ms`, a workflow step's `timeout`).
@@ -146,9 +144,7 @@ impl Catalog {
 /// One server as a caller sees it: whether it takes calls, and why not.
 #[derive(Debug, Clone)]
 pub struct ServerView {
-    /// Its id.
     pub id: Arc<str>,
-    /// Its state.
     pub state: ServerState,
     /// Required variables that are unset.
     pub missing_env: Vec<String>,

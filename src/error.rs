@@ -53,7 +53,6 @@ pub enum RouteError {
     Unknown {
         /// What was asked for.
         kind: ItemKind,
-        /// Its name.
         name: String,
     },
     /// A method MCP does not define (and no child can serve).
@@ -65,7 +64,6 @@ pub enum RouteError {
     /// An MCP method whose params do not have the shape MCP defines.
     #[error("invalid params for {method}: they do not match the MCP schema of this method")]
     MalformedParams {
-        /// The method.
         method: String,
     },
     /// The tool's definition changed after it was pinned and the config withholds changed tools.
@@ -75,7 +73,6 @@ pub enum RouteError {
     Withheld {
         /// The host-facing tool name.
         name: String,
-        /// The owner.
         server: String,
     },
     /// The child's answer was over the size cap and was dropped.
@@ -83,9 +80,7 @@ pub enum RouteError {
         "server `{server}` sent a message larger than {limit} bytes (orchestrator.max_message_bytes); it was dropped"
     )]
     TooLarge {
-        /// The child.
         server: String,
-        /// The cap.
         limit: usize,
     },
     /// The owning server is not running.
@@ -93,11 +88,8 @@ pub enum RouteError {
     Unavailable {
         /// What was asked for.
         kind: ItemKind,
-        /// Its name.
         name: String,
-        /// The owner.
         server: String,
-        /// Its state.
         state: ServerState,
         /// Its last error, if any.
         last_error: Option<String>,
@@ -105,11 +97,8 @@ pub enum RouteError {
     /// The child did not answer in time.
     #[error("server `{server}` did not answer {method} within {} s", .after.as_secs_f64())]
     Timeout {
-        /// The child.
         server: String,
-        /// The request.
         method: &'static str,
-        /// The limit.
         after: Duration,
     },
     /// The connection to the child broke during the request (it crashed or was restarted).
@@ -117,9 +106,7 @@ pub enum RouteError {
         "server `{server}` closed the connection during {method} (it crashed or is restarting); try again"
     )]
     Closed {
-        /// The child.
         server: String,
-        /// The request.
         method: &'static str,
     },
     /// `max_in_flight` calls to the child are already running.
@@ -127,9 +114,7 @@ pub enum RouteError {
         "server `{server}` is busy: {limit} calls are already in flight (max_in_flight); retry shortly"
     )]
     Overloaded {
-        /// The child.
         server: String,
-        /// The limit.
         limit: usize,
     },
     /// The child answered with a JSON-RPC error: passed on as it is.
@@ -142,7 +127,6 @@ pub enum RouteError {
     /// Something else went wrong talking to the child.
     #[error("server `{server}`: {message}")]
     Transport {
-        /// The child.
         server: String,
         /// What happened.
         message: String,

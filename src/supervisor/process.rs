@@ -107,7 +107,6 @@ pub fn child_env(spec: &ServerSpec, launch: &Launch) -> Vec<(OsString, OsString)
 
 /// A launched child with its pipes.
 pub struct Launched {
-    /// The process.
     pub child: Child,
     /// Its pid, which is also its process group id.
     pub pgid: u32,

@@ -31,13 +31,11 @@ pub struct ChildStatus {
     pub protocol_version: Option<String>,
     /// The child's own name and version.
     pub server_info: Option<String>,
-    /// Its capabilities.
     pub capabilities: Option<ServerCapabilities>,
     /// Its tools, in its own names.
     pub tools: Arc<Vec<Tool>>,
     /// Its prompts, in its own names.
     pub prompts: Arc<Vec<Prompt>>,
-    /// Its resources.
     pub resources: Arc<Vec<Resource>>,
     /// Its resource templates.
     pub resource_templates: Arc<Vec<ResourceTemplate>>,

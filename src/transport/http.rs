@@ -49,7 +49,6 @@ pub enum HttpError {
     /// The socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
-        /// The address.
         addr: SocketAddr,
         /// Why.
         source: std::io::Error,

@@ -9,8 +9,6 @@ use tokio::time::Instant;
 
 /// Entries kept at most; the oldest goes first.
 const CAPACITY: usize = 1024;
-
-/// The cache.
 #[derive(Default)]
 pub struct Cache {
     entries: Mutex<HashMap<String, (Instant, CallToolResult)>>,
