@@ -63,9 +63,7 @@ pub enum RouteError {
     },
     /// An MCP method whose params do not have the shape MCP defines.
     #[error("invalid params for {method}: they do not match the MCP schema of this method")]
-    MalformedParams {
-        method: String,
-    },
+    MalformedParams { method: String },
     /// The tool's definition changed after it was pinned and the config withholds changed tools.
     #[error(
         "tool `{name}` is withheld: server `{server}` changed its definition since it was pinned; approve it with `mcp-orchestrator approve {server}`"
@@ -79,10 +77,7 @@ pub enum RouteError {
     #[error(
         "server `{server}` sent a message larger than {limit} bytes (orchestrator.max_message_bytes); it was dropped"
     )]
-    TooLarge {
-        server: String,
-        limit: usize,
-    },
+    TooLarge { server: String, limit: usize },
     /// The owning server is not running.
     #[error("{kind} `{name}` is unavailable: server `{server}` is {state}{}", detail(.last_error))]
     Unavailable {
@@ -113,10 +108,7 @@ pub enum RouteError {
     #[error(
         "server `{server}` is busy: {limit} calls are already in flight (max_in_flight); retry shortly"
     )]
-    Overloaded {
-        server: String,
-        limit: usize,
-    },
+    Overloaded { server: String, limit: usize },
     /// The child answered with a JSON-RPC error: passed on as it is.
     #[error("{0}")]
     Child(ErrorData),
