@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     config::Config,
-    dispatch::{CallContext, CallRequest, Catalog, ToolCaller},
+    dispatch::{CallContext, CallRequest, ToolCaller},
     error::RouteError,
     report::{Attempt, AttemptOutcome, Routing, ServerState},
     supervisor::backoff::Backoff,
@@ -43,7 +43,6 @@ impl Unified {
             unified: self,
             config,
             vendors,
-            catalog: vendors.catalog(),
             tool,
             cx,
             started,
@@ -93,8 +92,6 @@ pub(super) struct Run<'a> {
     pub(super) unified: &'a Unified,
     pub(super) config: &'a Config,
     pub(super) vendors: &'a dyn ToolCaller,
-    /// The vendors' states when the request came in (refreshed after waiting for one).
-    pub(super) catalog: Catalog,
     pub(super) tool: UnifiedTool,
     pub(super) cx: &'a CallContext,
     pub(super) started: Instant,
@@ -176,17 +173,20 @@ impl<'a> Run<'a> {
     }
 
     /// Whether `vendor` can take a call now; waits for one that is still on its first start.
+    /// The vendors' states are read at each turn, not once per request: a vendor that crashed
+    /// while an earlier one was tried is skipped with its reason.
     pub(super) async fn usable(&mut self, vendor: &str) -> bool {
-        let Some(state) = self.catalog.server(vendor).map(|s| s.state) else {
+        let mut catalog = self.vendors.catalog();
+        let Some(state) = catalog.server(vendor).map(|s| s.state) else {
             self.skip(vendor, "not in the config".into());
             return false;
         };
         if state == ServerState::Starting {
             let wait = self.deadline.saturating_duration_since(Instant::now());
             self.vendors.wait_settled(vendor, wait).await;
-            self.catalog = self.vendors.catalog();
+            catalog = self.vendors.catalog();
         }
-        let Some(server) = self.catalog.server(vendor) else {
+        let Some(server) = catalog.server(vendor) else {
             self.skip(vendor, "not in the config".into());
             return false;
         };

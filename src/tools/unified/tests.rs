@@ -56,6 +56,8 @@ struct Fake {
     calls: Mutex<Vec<(String, String, Value)>>,
     /// A server in `starting` becomes `running` after this long.
     start_delay: Duration,
+    /// After a call to the first vendor, the second one goes down (a crash mid-request).
+    takes_down: Mutex<Option<(String, String)>>,
 }
 
 impl Fake {
@@ -75,6 +77,7 @@ impl Fake {
             ),
             calls: Mutex::default(),
             start_delay: Duration::from_millis(300),
+            takes_down: Mutex::default(),
         }
     }
 
@@ -135,6 +138,12 @@ impl ToolCaller for Fake {
                 .lock()
                 .unwrap()
                 .push((server.to_string(), tool.clone(), args));
+            let down = self.takes_down.lock().unwrap().clone();
+            if let Some((after, victim)) = down
+                && *after == *server
+            {
+                self.set_state(&victim, ServerState::Failed);
+            }
             let result = match self.next(&server) {
                 Reply::Ok(v) => {
                     let mut r = CallToolResult::success(vec![ContentBlock::text("ok")]);
@@ -535,6 +544,30 @@ async fn vendors_that_cannot_serve_are_skipped_with_the_reason() {
         .filter_map(|a| a["error"].as_str())
         .collect();
     assert_eq!(why, ["missing_env: KEY not set", "failed"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_vendor_that_went_down_during_the_request_is_skipped_with_its_reason() {
+    let c = config(
+        servers(&["a", "b", "c"]),
+        json!({"chat": ["a", "b", "c"]}),
+        settings(json!({})),
+    );
+    let u = Unified::new(&c);
+    let fake = Fake::new(&[
+        ("a", vec![fail("unavailable", false)]),
+        ("b", vec![Reply::Ok(json!({}))]),
+        ("c", vec![Reply::Ok(json!({}))]),
+    ]);
+    *fake.takes_down.lock().unwrap() = Some(("a".into(), "b".into()));
+    let r = call(&u, &c, &fake, UnifiedTool::Chat, json!({"message": "x"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        attempts(&r),
+        pairs(&[("a", "failed"), ("b", "skipped"), ("c", "ok")])
+    );
+    assert_eq!(fake.calls_to("b"), 0);
 }
 
 #[tokio::test(start_paused = true)]
