@@ -190,8 +190,9 @@ impl Supervisor {
     /// `not_installed` with the command that builds or installs it, and is looked for again on a
     /// restart request. Returns false when stopped while waiting.
     async fn wait_until_installed(&mut self) -> bool {
+        let spec = self.spec.clone();
         loop {
-            let Some(launch) = self.spec.launch() else {
+            let Some(launch) = spec.launch() else {
                 return true;
             };
             if process::resolve_program(&launch.command).is_some() {
@@ -211,6 +212,10 @@ impl Supervisor {
                     return false;
                 }
                 Wake::Interrupted(Interrupt::Restart(ack)) => {
+                    // Whoever asked waits for the new start: it must not see the old state.
+                    if process::resolve_program(&launch.command).is_some() {
+                        self.publish(|s| s.disconnected(ServerState::Starting));
+                    }
                     let _ = ack.send(());
                 }
                 Wake::Timer => {}

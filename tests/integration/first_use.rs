@@ -102,3 +102,42 @@ fn one_shot_commands_log_at_warn_and_name_each_failing_vendor_once() {
     assert_eq!(err.matches("a unavailable").count(), 1, "{err}");
     assert!(err.contains("b: b rejected the API key"), "{err}");
 }
+
+#[tokio::test]
+async fn a_server_installed_after_start_runs_after_a_restart_or_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let late = dir.path().join("mcp-late-server");
+    let cfg = write_config(&json!({
+        "servers": {
+            "late": {"command": late},
+            "later": {"command": dir.path().join("mcp-later-server")},
+        },
+        "orchestrator": fast_settings(),
+    }));
+    let host = Host::start(&cfg.path).await;
+    let s = host
+        .wait_status(Duration::from_secs(5), |s| {
+            state_of(s, "late") == "not_installed" && state_of(s, "later") == "not_installed"
+        })
+        .await;
+    assert_eq!(state_of(&s, "late"), "not_installed");
+
+    // Installed now: a restart looks for it again.
+    std::fs::copy(fixture_bin(), &late).unwrap();
+    let (code, out, err) = cli(&cfg.path, &["restart", "late"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("late: running"), "{out}");
+
+    // And so does a reload, even of an unchanged config.
+    std::fs::copy(fixture_bin(), dir.path().join("mcp-later-server")).unwrap();
+    let (code, _, err) = cli(&cfg.path, &["reload"]);
+    assert_eq!(code, 0, "{err}");
+    let s = host
+        .wait_status(Duration::from_secs(10), |s| {
+            state_of(s, "later") == "running"
+        })
+        .await;
+    assert_eq!(state_of(&s, "later"), "running");
+    assert!(host.tool_names().await.contains(&"later__echo".to_owned()));
+    host.close().await;
+}
