@@ -137,8 +137,7 @@ impl OrchestratorServer {
             .children
             .request(owner, request, method, &call, None)
             .await?;
-        let fallback = unexpected(owner, method, &result);
-        pick(result).ok_or_else(|| fallback.into())
+        pick(result).ok_or_else(|| unexpected(owner, method).into())
     }
 
     /// The owner of a resource URI.

@@ -168,10 +168,10 @@ impl ChildDispatcher {
         let deadline = tokio::time::Instant::now() + WAIT_FOR_RESTART;
         loop {
             let child = self.registry.child(id)?;
-            if child.peer().is_some() {
-                return Some(child);
-            }
-            if !may_come_back(&child) || tokio::time::Instant::now() >= deadline {
+            if child.peer().is_some()
+                || !may_come_back(&child)
+                || tokio::time::Instant::now() >= deadline
+            {
                 return Some(child);
             }
             wait_for_change(&child).await;
@@ -238,7 +238,7 @@ impl ToolCaller for ChildDispatcher {
                 ServerResult::CallToolResult(r) => Ok(CallToolResponse::Complete(r)),
                 ServerResult::InputRequiredResult(r) => Ok(CallToolResponse::InputRequired(r)),
                 ServerResult::CreateTaskResult(r) => Ok(CallToolResponse::Task(r)),
-                other => Err(unexpected(&server, "tools/call", &other)),
+                _ => Err(unexpected(&server, "tools/call")),
             }
         })
     }
@@ -260,7 +260,7 @@ fn tool_error_text(r: &rmcp::model::CallToolResult) -> String {
 }
 
 /// A child answered with a result of the wrong type.
-pub fn unexpected(server: &str, method: &'static str, _got: &ServerResult) -> RouteError {
+pub fn unexpected(server: &str, method: &'static str) -> RouteError {
     RouteError::Transport {
         server: server.to_owned(),
         message: format!("answered {method} with an unexpected result type"),

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     config::Config,
-    dispatch::{CallContext, CallRequest, ToolCaller},
+    dispatch::{CallContext, CallRequest, ToolCaller, child::unexpected},
     error::RouteError,
     report::{Attempt, AttemptOutcome, Routing, ServerState},
     supervisor::backoff::Backoff,
@@ -215,10 +215,7 @@ impl<'a> Run<'a> {
             .timeout(remaining);
         match self.vendors.call(request, self.cx).await? {
             CallToolResponse::Complete(r) => Ok(r),
-            _ => Err(RouteError::Transport {
-                server: vendor.to_owned(),
-                message: "answered tools/call with an unexpected result type".into(),
-            }),
+            _ => Err(unexpected(vendor, "tools/call")),
         }
     }
 
