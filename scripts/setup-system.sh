@@ -5,7 +5,9 @@
 #                           servers (a C compiler for the TLS library)
 #   setup-system.sh test    everything `scripts/test.sh` needs (the default): the above, plus cmake
 #                           and libclang for llama.cpp (servers/local-llama), Python and Node for
-#                           the real MCP peers
+#                           the real MCP peers, and PostgreSQL for the store's tests (a throwaway
+#                           server that `scripts/postgres.sh` starts; the package's own cluster
+#                           is not used)
 #
 # Whether a package is installed is asked of the package manager (`dpkg -s NAME`), never guessed
 # from files: a glob for libclang once matched libclang-cpp.so, a different library, and every new
@@ -21,7 +23,7 @@ profile="${1:-test}"
 case "$profile" in
   build) packages=(build-essential) ; commands=() ;;
   test)
-    packages=(build-essential cmake libclang-dev)
+    packages=(build-essential cmake libclang-dev postgresql)
     # command:package pairs: the command satisfies the need when it runs, else the package.
     commands=(python3:python3 python3:python3-venv pip3:python3-pip node:nodejs npm:npm)
     ;;

@@ -13,6 +13,12 @@ bash scripts/setup-aimock.sh
 bash scripts/fetch-gemma.sh >/dev/null
 bash scripts/setup-conformance.sh
 export MCP_REQUIRE_PEERS=1
+# One throwaway PostgreSQL serves every store test of the run (each test makes its own database);
+# its directory is this run's, so two runs at once do not share (or stop) one server.
+export PG_TEST_DIR="/tmp/mcp-orch-pg-$$"
+trap 'bash scripts/postgres.sh stop' EXIT
+pg_url="$(bash scripts/postgres.sh start)"
+export MCP_TEST_POSTGRES_URL="$pg_url"
 cargo build --workspace --all-targets
 cargo test --workspace
 # The official conformance suite, through `serve --http` (prints its own pass/fail summary).

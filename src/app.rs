@@ -7,16 +7,19 @@ use std::{sync::Arc, time::Duration};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    config::Config,
-    dispatch::{ToolCaller, child::ChildDispatcher},
+    config::{Config, watch::ConfigWatch},
+    dispatch::{Caller, ToolCaller, child::ChildDispatcher},
+    engine::{Definitions, Engine, Limits, clock::SystemClock},
     mcp::Services,
     registry::Registry,
     report::StatusReport,
+    store::{Store, StoreError},
     tools::{
-        Sources, ToolSource,
+        Router, Sources, ToolSource,
         children::Children,
         own::{self, Admin, Own},
         unified::{Unified, UnifiedSource},
+        workflows::{self, Workflows},
     },
 };
 
@@ -24,41 +27,62 @@ use crate::{
 pub struct App {
     services: Arc<Services>,
     unified: Arc<Unified>,
+    engine: Arc<Engine>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
 }
 
 impl App {
-    /// Builds the layers over `config` and starts the children.
-    pub fn start(config: Config) -> Self {
+    /// Opens the store, builds the layers over `config`, starts the children and picks up the
+    /// workflow runs a previous process left.
+    pub async fn start(config: Config) -> Result<Self, StoreError> {
+        let store = Store::open(&store_url(&config)).await?;
+        tracing::info!(store = store.display_url(), backend = ?store.backend(), "store open");
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();
         let unified = Arc::new(Unified::new(&config));
+        let limits = Limits::of(&config.settings);
         let registry = Registry::new(config, tracker.clone(), shutdown.clone());
         let children = Arc::new(ChildDispatcher::new(registry.clone()));
+        let router = Router::new(children.clone());
+        let engine = Engine::new(
+            store,
+            router.clone(),
+            Arc::new(SystemClock),
+            limits,
+            tracker.clone(),
+            shutdown.clone(),
+        );
         let vendors: Arc<dyn ToolCaller> = children.clone();
         let list: Vec<Arc<dyn ToolSource>> = vec![
-            Arc::new(Own::new(registry.clone(), unified.clone())),
+            Arc::new(Own::new(registry.clone(), unified.clone(), engine.clone())),
             Arc::new(Admin::new(registry.clone())),
             Arc::new(UnifiedSource::new(
                 unified.clone(),
                 registry.config_handle(),
                 vendors,
             )),
+            Arc::new(Workflows::new(engine.clone())),
             Arc::new(Children::new(registry.clone(), children.clone())),
         ];
         let sources = Sources::new(list);
+        router.set_sources(sources.clone());
         registry.start(sources.reserved());
-        Self {
+        let app = Self {
             services: Arc::new(Services {
                 registry,
                 children,
                 sources,
             }),
             unified,
+            engine,
             tracker,
             shutdown,
-        }
+        };
+        app.reload_workflows(false);
+        app.engine.start();
+        app.watch_workflows();
+        Ok(app)
     }
 
     /// What host sessions serve from.
@@ -72,8 +96,48 @@ impl App {
     }
 
     /// The status report, as `orchestrator_status` gives it.
-    pub fn status(&self) -> StatusReport {
-        own::status_report(self.registry(), &self.unified)
+    pub async fn status(&self) -> StatusReport {
+        own::full_status(self.registry(), &self.unified, &self.engine).await
+    }
+
+    /// Loads the workflows dir again; with `live`, steps are checked against the running
+    /// servers' tools too. A file that no longer validates is reported and its previous
+    /// definition stays loaded (runs are pinned to theirs anyway), the config's rule.
+    fn reload_workflows(&self, live: bool) {
+        reload_workflows(&self.services, &self.engine, live);
+    }
+
+    /// Reloads the workflows on edits of the dir and on config reloads.
+    fn watch_workflows(&self) {
+        let dir = self.registry().config().workflows_dir.clone();
+        let mut watch = ConfigWatch::directory(&dir)
+            .inspect_err(|e| {
+                tracing::debug!(dir = %dir.display(), error = %e, "workflows dir not watched (create it and reload)");
+            })
+            .ok();
+        let services = self.services.clone();
+        let engine = self.engine.clone();
+        let stop = self.shutdown.clone();
+        let handle = self.registry().config_handle();
+        self.tracker.spawn(async move {
+            // A config reload swaps the config: its servers are what steps are checked against.
+            let mut seen = handle.load_full();
+            let mut poll = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    Some(()) = next(&mut watch) => {}
+                    _ = poll.tick() => {
+                        let now = handle.load_full();
+                        if Arc::ptr_eq(&now, &seen) {
+                            continue;
+                        }
+                        seen = now;
+                    }
+                }
+                reload_workflows(&services, &engine, true);
+            }
+        });
     }
 
     /// Stops every child (concurrently) and every task; returns when all are gone or after a
@@ -92,5 +156,55 @@ impl App {
                 "some tasks did not stop within the bound"
             );
         }
+        self.engine.store().close().await;
+    }
+}
+
+/// The store a config names (`orchestrator.store`), or its default SQLite file.
+pub fn store_url(config: &Config) -> String {
+    match &config.settings.store {
+        Some(url) => url.expose().to_owned(),
+        None => crate::paths::store_url(&config.path),
+    }
+}
+
+fn reload_workflows(services: &Services, engine: &Engine, live: bool) {
+    let config = services.registry.config();
+    let catalog = live.then(|| services.children.catalog());
+    let names: Option<Vec<String>> = live.then(|| {
+        services
+            .sources
+            .tools(Caller::Host)
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect()
+    });
+    let mut loaded = workflows::load(&config, catalog.as_ref(), names.as_deref());
+    let previous = engine.definitions();
+    // A broken file keeps its previous definition, as a broken config keeps the previous config.
+    for e in &loaded.errors {
+        if let Some(old) = previous.iter().find(|d| d.file == e.file)
+            && !loaded.definitions.iter().any(|d| d.name == old.name)
+        {
+            loaded.definitions.push((**old).clone());
+        }
+    }
+    for e in &loaded.errors {
+        tracing::warn!(error = %e, "workflow file not loaded");
+    }
+    let changed = previous
+        .iter()
+        .map(|d| &d.sha256)
+        .ne(loaded.definitions.iter().map(|d| &d.sha256));
+    engine.set_definitions(Definitions::new(loaded));
+    if changed {
+        services.registry.hub().mark_surface_dirty();
+    }
+}
+
+async fn next(watch: &mut Option<ConfigWatch>) -> Option<()> {
+    match watch {
+        Some(w) => w.next().await,
+        None => std::future::pending().await,
     }
 }

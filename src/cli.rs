@@ -13,6 +13,7 @@ mod search;
 mod serve;
 mod status;
 mod weather;
+mod workflow;
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
@@ -99,6 +100,8 @@ pub(crate) enum Command {
     Search(search::Args),
     /// Current weather through the unified `get_weather` tool.
     Weather(weather::Args),
+    /// Workflows: validate, list, run, pause, resume, cancel, status, graph.
+    Workflow(workflow::Args),
 }
 
 impl Command {
@@ -138,6 +141,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Embed(args) => embed::execute(&path, args).await,
         Command::Search(args) => search::execute(&path, args).await,
         Command::Weather(args) => weather::execute(&path, args).await,
+        Command::Workflow(args) => workflow::execute(&path, args).await,
     }
 }
 
@@ -169,9 +173,9 @@ fn settle_limit(config: &Config) -> Duration {
 }
 
 /// Starts the servers for a one-shot command and waits until each has settled.
-async fn start_and_settle(config: Config) -> App {
+async fn start_and_settle(config: Config) -> anyhow::Result<App> {
     let limit = settle_limit(&config);
-    let app = App::start(config);
+    let app = App::start(config).await?;
     app.registry().wait_settled(limit).await;
-    app
+    Ok(app)
 }

@@ -23,7 +23,10 @@ pub use types::{
     SearchRequest, SearchResponse, SearchResult, Units, WeatherRequest, WeatherResponse,
 };
 
-pub use crate::report::{Attempt, AttemptOutcome, CapabilitiesReport, Routing, StatusReport};
+pub use crate::report::{
+    Attempt, AttemptOutcome, CapabilitiesReport, Routing, RunReport, RunStatus, StatusReport,
+    WorkflowRun,
+};
 
 /// The variable naming the `mcp-orchestrator` binary to start, when it is not on `PATH`.
 pub const BIN_ENV: &str = "MCP_ORCHESTRATOR_BIN";
@@ -178,6 +181,50 @@ impl Client {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Runs the workflow `name` with `input` and waits for it to end. A run that failed or was
+    /// compensated is an `Ok` too: its `status` and `error` say how it ended, and its `run_id`
+    /// finds its steps and events ([`Client::workflow_status`]).
+    pub async fn run_workflow(&self, name: &str, input: Value) -> Result<WorkflowRun, ClientError> {
+        let tool = format!("workflow__{name}");
+        let r = self.call_tool(&tool, input).await?;
+        let structured = r.structured_content.unwrap_or(Value::Null);
+        serde_json::from_value(structured).map_err(|source| ClientError::Decode { tool, source })
+    }
+
+    /// Starts the workflow `name` and returns its run id at once.
+    pub async fn start_workflow(
+        &self,
+        name: &str,
+        input: Value,
+        priority: i64,
+    ) -> Result<String, ClientError> {
+        let mut args = Map::new();
+        args.insert("workflow".into(), name.into());
+        args.insert("input".into(), input);
+        args.insert("priority".into(), priority.into());
+        let started: Value = self.typed("workflow_start", args).await?;
+        Ok(started["run_id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// A run's state, its steps and its output.
+    pub async fn workflow_status(&self, run_id: &str) -> Result<RunReport, ClientError> {
+        let mut args = Map::new();
+        args.insert("run_id".into(), run_id.into());
+        self.typed("workflow_status", args).await
+    }
+
+    /// Cancels a run: running steps are cancelled and completed ones compensated. Returns the
+    /// state the run was in.
+    pub async fn cancel_workflow(&self, run_id: &str) -> Result<RunStatus, ClientError> {
+        let mut args = Map::new();
+        args.insert("run_id".into(), run_id.into());
+        let answer: Value = self.typed("workflow_cancel", args).await?;
+        serde_json::from_value(answer["was"].clone()).map_err(|source| ClientError::Decode {
+            tool: "workflow_cancel".into(),
+            source,
+        })
     }
 
     /// Names of every tool offered.

@@ -51,6 +51,12 @@ pub enum ToolRef {
         /// The tool's name on that server.
         tool: String,
     },
+    /// A host-facing name (`chat`, `workflow__x`, `server__tool`), resolved by the table of tool
+    /// sources as a host's call would be: what a workflow's `tool:` step calls.
+    Host {
+        /// The host-facing name.
+        name: String,
+    },
 }
 
 /// One call.
@@ -71,6 +77,15 @@ impl CallRequest {
                 server: server.into(),
                 tool: tool.into(),
             },
+            arguments: None,
+            timeout: None,
+        }
+    }
+
+    /// A call of the host-facing tool `name`.
+    pub fn host(name: impl Into<String>) -> Self {
+        Self {
+            tool: ToolRef::Host { name: name.into() },
             arguments: None,
             timeout: None,
         }
@@ -152,12 +167,22 @@ pub struct ServerView {
     pub last_error: Option<String>,
     /// Being replaced by a reload: new calls go to its successor.
     pub draining: bool,
+    /// Its own tools, under its own names, with their annotations (whether a call is safe to
+    /// repeat after a crash).
+    pub tools: Arc<Vec<Tool>>,
+    /// What kinds of work its config entry says it takes.
+    pub capabilities: Arc<[String]>,
 }
 
 impl ServerView {
     /// Whether a call sent now would be served.
     pub fn takes_calls(&self) -> bool {
         self.state.serves_calls() && !self.draining
+    }
+
+    /// Its tool called `name` (its own name for it).
+    pub fn tool(&self, name: &str) -> Option<&Tool> {
+        self.tools.iter().find(|t| t.name == name)
     }
 
     /// Why it does not take calls, in a line.

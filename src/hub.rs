@@ -31,6 +31,18 @@ pub enum ProgressSink {
 }
 
 impl ProgressSink {
+    /// Progress of the orchestrator's own long-running work (a workflow's steps), under the
+    /// caller's token.
+    pub async fn report(&self, progress: f64, total: Option<f64>, message: String) {
+        let Self::Host { peer, token } = self;
+        let mut p = ProgressNotificationParam::new(token.clone(), progress);
+        p.total = total;
+        p.message = Some(message);
+        if let Err(e) = peer.notify_progress(p).await {
+            tracing::debug!(error = %e, "workflow progress not delivered to host");
+        }
+    }
+
     async fn deliver(&self, child: &Arc<str>, mut p: ProgressNotificationParam) {
         match self {
             Self::Host { peer, token } => {

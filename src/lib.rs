@@ -16,17 +16,18 @@
 //!
 //! | layer | modules | job |
 //! |---|---|---|
-//! | 0 leaves | `report`, `secrets`, `naming`, `join`, `shutdown`, `telemetry`, `paths`, `error`, `metrics`, `pgroup`, `reaper`, `hub` | shared types, the error mapping, helpers with no other dependency |
-//! | 1 config | `config`, `client` | `mcp_servers.json` raw → validated; the SDK (which sees only `report`) |
+//! | 0 leaves | `report`, `backoff`, `secrets`, `naming`, `join`, `shutdown`, `telemetry`, `paths`, `error`, `metrics`, `pgroup`, `reaper`, `hub` | shared types, the error mapping, helpers with no other dependency |
+//! | 1 config | `config`, `client`, `store`, `workflow` | `mcp_servers.json` raw → validated; the SDK (which sees only `report`); the durable store; workflow files raw → validated graph |
 //! | 2 wire | `wire` | JSON-RPC framing on byte streams, the host transport |
 //! | 3 supervisor | `supervisor` | one task per child: process, connection, health, restarts |
 //! | 4 registry | `registry` | the children, their merged surface, pins, reload |
 //! | 5 dispatch | `dispatch` | the `ToolCaller` seam and the child dispatcher behind it |
-//! | 6 tool sources | `tools` | the table of host-facing tools: own, unified, children |
-//! | 7 serving | `mcp` | the MCP server a session talks to |
-//! | 8 transports | `transport` | the control socket and streamable HTTP |
-//! | 9 composition | `app` | builds every layer; owns the shutdown tree |
-//! | 10 binary | `cli` | the commands |
+//! | 6 engine | `engine` | workflow runs over `ToolCaller` and the store: scheduling, retries, sagas, resume |
+//! | 7 tool sources | `tools` | the table of host-facing tools: own, unified, workflows, children |
+//! | 8 serving | `mcp` | the MCP server a session talks to |
+//! | 9 transports | `transport` | the control socket and streamable HTTP |
+//! | 10 composition | `app` | builds every layer; owns the shutdown tree |
+//! | 11 binary | `cli` | the commands |
 
 #[cfg(feature = "client")]
 pub mod client;
@@ -35,11 +36,15 @@ pub mod report;
 #[cfg(feature = "server")]
 mod app;
 #[cfg(feature = "server")]
+mod backoff;
+#[cfg(feature = "server")]
 pub mod cli;
 #[cfg(feature = "server")]
 pub mod config;
 #[cfg(feature = "server")]
 mod dispatch;
+#[cfg(feature = "server")]
+mod engine;
 #[cfg(feature = "server")]
 mod error;
 #[cfg(feature = "server")]
@@ -65,6 +70,8 @@ mod secrets;
 #[cfg(feature = "server")]
 mod shutdown;
 #[cfg(feature = "server")]
+mod store;
+#[cfg(feature = "server")]
 mod supervisor;
 #[cfg(feature = "server")]
 mod telemetry;
@@ -74,6 +81,8 @@ mod tools;
 mod transport;
 #[cfg(feature = "server")]
 mod wire;
+#[cfg(feature = "server")]
+mod workflow;
 
 /// What the fuzz targets drive: the pure framing and parsing functions `serve` runs on untrusted
 /// bytes. Not an API.

@@ -32,6 +32,25 @@ fn runtime_dir() -> PathBuf {
 /// The default pin file for a config: `$XDG_STATE_HOME/mcp-orchestrator/`, else
 /// `~/.local/state/mcp-orchestrator/`, named like the control socket.
 pub fn pin_file(config: &Path) -> Option<PathBuf> {
+    state_file(config, "pins.json")
+}
+
+/// The default store for a config: an SQLite file beside the pin file (or in the temp dir when
+/// there is no home), named like the control socket.
+pub fn store_url(config: &Path) -> String {
+    let file = state_file(config, "db").unwrap_or_else(|| {
+        runtime_dir().join(format!(
+            "{}.db",
+            socket_path(config)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ))
+    });
+    format!("sqlite://{}", file.display())
+}
+
+fn state_file(config: &Path, suffix: &str) -> Option<PathBuf> {
     let base = std::env::var_os("XDG_STATE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
@@ -44,6 +63,6 @@ pub fn pin_file(config: &Path) -> Option<PathBuf> {
     let stem = socket.file_stem()?.to_string_lossy().into_owned();
     Some(
         base.join("mcp-orchestrator")
-            .join(format!("{stem}.pins.json")),
+            .join(format!("{stem}.{suffix}")),
     )
 }

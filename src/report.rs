@@ -3,10 +3,16 @@
 //! with or without the `server` feature, so the client SDK shares them without compiling the
 //! orchestrator.
 
+mod workflow;
+
 use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
+pub use workflow::{
+    DefinitionEntry, EventKind, EventReport, RunFailure, RunReport, RunStatus, StepReport,
+    StepStatus, WorkflowRun, WorkflowsReport,
+};
 
 /// The contract's server states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -123,6 +129,9 @@ pub struct StatusReport {
     /// Per unified tool that has been called: counts, errors, latency, overhead.
     #[serde(default)]
     pub unified: BTreeMap<String, MetricsSnapshot>,
+    /// Workflow definitions and runs, when workflows are configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflows: Option<WorkflowsReport>,
 }
 
 /// One server's line in the report.
@@ -235,6 +244,9 @@ impl StatusReport {
                     .unwrap_or_default();
                 out.push_str(&format!("  {tool}: {}{calls}\n", chain.join(" → ")));
             }
+        }
+        if let Some(w) = &self.workflows {
+            out.push_str(&w.to_text());
         }
         out
     }

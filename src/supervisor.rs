@@ -11,10 +11,8 @@
 //! - [`child_client`]: the MCP client side of the connection (notifications, child → host requests);
 //! - [`child_io`]: the child's stdio framing (size cap with a prompt error, garbage skipped);
 //! - [`health`]: the ping loop;
-//! - [`backoff`]: backoff and the crash window, pure and clock-injected;
 //! - [`stderr`]: stderr forwarding and the tail kept for `last_error`.
 
-pub mod backoff;
 pub mod child_client;
 pub mod child_io;
 mod conn;

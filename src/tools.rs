@@ -11,13 +11,19 @@
 pub mod children;
 pub mod own;
 pub mod unified;
+pub mod workflows;
 
-use std::sync::Arc;
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use rmcp::model::{JsonObject, Tool};
 
 use crate::{
-    dispatch::{BoxFuture, CallContext, CallOutcome, Caller},
+    dispatch::{
+        BoxFuture, CallContext, CallOutcome, CallRequest, Caller, Catalog, ToolCaller, ToolRef,
+    },
     error::RouteError,
 };
 
@@ -81,6 +87,59 @@ impl Sources {
                 name: name.to_owned(),
             }),
         }
+    }
+}
+
+/// The [`ToolCaller`] workflows call through: a child's own tool goes to the children, a
+/// host-facing name through the table of sources exactly as a host's call would (so unified
+/// tools' fallback and other workflows are steps too). The table is set once it is built, since
+/// the workflow tools in it hold the engine that holds this caller.
+pub struct Router {
+    children: Arc<dyn ToolCaller>,
+    sources: OnceLock<Sources>,
+}
+
+impl Router {
+    /// A router to `children`; host-facing names fail until [`Router::set_sources`].
+    pub fn new(children: Arc<dyn ToolCaller>) -> Arc<Self> {
+        Arc::new(Self {
+            children,
+            sources: OnceLock::new(),
+        })
+    }
+
+    /// Sets the table that resolves host-facing names.
+    pub fn set_sources(&self, sources: Sources) {
+        let _ = self.sources.set(sources);
+    }
+}
+
+impl ToolCaller for Router {
+    fn catalog(&self) -> Catalog {
+        self.children.catalog()
+    }
+
+    fn call<'a>(
+        &'a self,
+        request: CallRequest,
+        cx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<CallOutcome, RouteError>> {
+        match request.tool {
+            ToolRef::Host { name } => Box::pin(async move {
+                let Some(sources) = self.sources.get() else {
+                    return Err(RouteError::Unknown {
+                        kind: crate::error::ItemKind::Tool,
+                        name,
+                    });
+                };
+                sources.call(&name, request.arguments, cx).await
+            }),
+            ToolRef::Child { .. } => self.children.call(request, cx),
+        }
+    }
+
+    fn wait_settled<'a>(&'a self, server: &'a str, limit: Duration) -> BoxFuture<'a, ()> {
+        self.children.wait_settled(server, limit)
     }
 }
 

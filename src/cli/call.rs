@@ -27,13 +27,24 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
             code: 2,
             message: format!("--args must be a JSON object: {e}"),
         })?;
+    let result = call_anywhere(path, &args.tool, arguments).await?;
+    print(result, args.json)
+}
+
+/// Calls a tool on the running instance for `path` if there is one, else on servers started for
+/// this call (and stopped after).
+pub async fn call_anywhere(
+    path: &Path,
+    tool: &str,
+    arguments: serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<rmcp::model::CallToolResult> {
     if let Some(remote) = super::remote::Remote::connect(path).await {
-        let result = remote.call(&args.tool, arguments).await;
+        let result = remote.call(tool, arguments).await;
         remote.close().await;
-        return print(result?, args.json);
+        return result;
     }
     let config = super::load(path)?;
-    let app = super::start_and_settle(config).await;
+    let app = super::start_and_settle(config).await?;
     let (host_side, our_side) = tokio::io::duplex(1 << 20);
     let server = OrchestratorServer::new(app.services().clone(), Caller::Host);
     let served = app.registry().tracker().spawn(async move {
@@ -43,7 +54,7 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     });
     let outcome = async {
         let client = ().serve(host_side).await?;
-        let params = CallToolRequestParams::new(args.tool.clone()).with_arguments(arguments);
+        let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments);
         let result = client.call_tool(params).await;
         let _ = client.cancel().await;
         anyhow::Ok(result)
@@ -51,14 +62,13 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     .await;
     app.shutdown().await;
     served.abort();
-    let result = outcome?.map_err(|e| Failure {
+    Ok(outcome?.map_err(|e| Failure {
         code: 1,
-        message: format!("{} failed: {e}", args.tool),
-    })?;
-    print(result, args.json)
+        message: format!("{tool} failed: {e}"),
+    })?)
 }
 
-fn print(result: rmcp::model::CallToolResult, json: bool) -> anyhow::Result<ExitCode> {
+pub(super) fn print(result: rmcp::model::CallToolResult, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         output::json(&result);
     } else {

@@ -27,7 +27,7 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let config = super::load(path)?;
-    let app = super::start_and_settle(config).await;
+    let app = super::start_and_settle(config).await?;
     let report = own::capabilities(app.registry());
     app.shutdown().await;
     if args.json {

@@ -31,12 +31,15 @@ pub fn execute(path: &Path) -> anyhow::Result<ExitCode> {
             ));
         }
     }
+    let workflows = crate::tools::workflows::load(&config, None, None);
+    problems.extend(workflows.errors.iter().map(ToString::to_string));
     if problems.is_empty() {
         let enabled = config.servers.iter().filter(|s| !s.disabled).count();
         output::out(&format!(
-            "{}: ok ({} servers, {enabled} enabled)",
+            "{}: ok ({} servers, {enabled} enabled; {} workflows)",
             config.path.display(),
-            config.servers.len()
+            config.servers.len(),
+            workflows.definitions.len()
         ));
         Ok(ExitCode::SUCCESS)
     } else {

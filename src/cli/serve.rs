@@ -40,7 +40,7 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let config = super::load(path)?;
     tracing::info!(config = %path.display(), servers = config.servers.len(), "starting");
     let max = config.settings.max_message_bytes;
-    let app = App::start(config);
+    let app = App::start(config).await?;
     start_reload_triggers(app.registry(), path, !args.no_watch);
     let control = control::listen(app.services(), path);
     let outcome = match args.http {

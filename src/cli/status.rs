@@ -28,8 +28,8 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let config = super::load(path)?;
-    let app = super::start_and_settle(config).await;
-    let report = app.status();
+    let app = super::start_and_settle(config).await?;
+    let report = app.status().await;
     app.shutdown().await;
     if args.json {
         output::json(&report);

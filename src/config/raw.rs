@@ -29,6 +29,27 @@ pub struct RawFile {
     /// Orchestrator-wide settings.
     #[serde(default)]
     pub orchestrator: Option<Value>,
+    /// Where workflow definitions live.
+    #[serde(default)]
+    pub workflows: Option<Value>,
+}
+
+/// The `workflows` object.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkflows {
+    /// The directory of workflow files, relative to the config file.
+    pub dir: Option<String>,
+}
+
+/// `orchestrator.resources`: what `resource_aware` workflows may use at once.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResources {
+    /// CPUs (fractions allowed).
+    pub cpu: Option<f64>,
+    /// Memory, in MiB.
+    pub memory_mb: Option<u64>,
 }
 
 /// One server entry, in either format (Claude Desktop's keys are a subset of the seed's).
@@ -83,6 +104,10 @@ pub struct RawServer {
     pub embedding_space: Option<String>,
     /// Overrides `orchestrator.pin_tools` for this server.
     pub pin_tools: Option<crate::config::PinPolicy>,
+    /// What kinds of work this server takes: workflow steps naming `capability: X` run on a
+    /// server listing `X`.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
 }
 
 /// How one unified tool maps onto a server's own tool.
@@ -144,4 +169,14 @@ pub struct RawSettings {
     pub breaker_window: Option<f64>,
     /// Circuit breaker: seconds open before a probe.
     pub breaker_cooldown: Option<f64>,
+    /// The durable store: `sqlite://PATH` or `postgres://…`; `${VAR}` expands.
+    pub store: Option<String>,
+    /// Workflow runs driven at once; more wait, by priority.
+    pub max_concurrent_workflows: Option<u32>,
+    /// Steps running at once across all runs.
+    pub max_concurrent_steps: Option<u32>,
+    /// What `resource_aware` steps may use at once.
+    pub resources: Option<RawResources>,
+    /// Seconds a replica's claim on a run lasts without renewal.
+    pub lease_ttl: Option<f64>,
 }

@@ -203,3 +203,57 @@ fn shipped_configs_are_valid() {
         dir.display()
     );
 }
+
+#[test]
+fn orchestration_keys_the_seed_uses() {
+    let c = parse_str(
+        r#"{
+          "servers": {"etl": {"command": "etl", "capabilities": ["data_processing"]}},
+          "orchestrator": {
+            "store": "sqlite://${HOME}/state/main.db",
+            "max_concurrent_workflows": 7, "max_concurrent_steps": 3,
+            "resources": {"cpu": 2.5, "memory_mb": 512}, "lease_ttl": 5
+          },
+          "workflows": {"dir": "flows"}
+        }"#,
+    )
+    .unwrap();
+    let s = &c.settings;
+    assert_eq!(
+        s.store.as_ref().unwrap().expose(),
+        "sqlite:///home/u/state/main.db"
+    );
+    assert_eq!((s.max_concurrent_workflows, s.max_concurrent_steps), (7, 3));
+    assert_eq!(
+        s.resources,
+        ResourceLimits {
+            cpu: 2.5,
+            memory_mb: 512
+        }
+    );
+    assert_eq!(s.lease_ttl, Duration::from_secs(5));
+    assert_eq!(c.workflows_dir, Path::new("flows"));
+    assert_eq!(c.server("etl").unwrap().capabilities, ["data_processing"]);
+
+    let d = parse_str("{}").unwrap();
+    assert_eq!(d.workflows_dir, Path::new("workflows"));
+    assert!(d.settings.store.is_none());
+    assert_eq!(
+        (
+            d.settings.max_concurrent_workflows,
+            d.settings.max_concurrent_steps
+        ),
+        (100, 50)
+    );
+}
+
+#[test]
+fn a_bad_store_url_names_the_key_but_never_shows_the_url() {
+    let e = err(r#"{"orchestrator": {"store": "mysql://u:hunter22@db/x"}}"#);
+    assert!(e.contains("orchestrator.store"), "{e}");
+    assert!(!e.contains("hunter22"), "{e}");
+    let e = err(r#"{"workflows": {"dri": "x"}}"#);
+    assert!(e.contains("workflows") && e.contains("dri"), "{e}");
+    let e = err(r#"{"orchestrator": {"max_concurrent_steps": 0}}"#);
+    assert!(e.contains("orchestrator.max_concurrent_steps"), "{e}");
+}

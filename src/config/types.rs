@@ -93,6 +93,8 @@ pub struct Config {
     pub settings: Settings,
     /// Accepted oddities worth telling the user about (e.g. a seed `port`).
     pub warnings: Vec<String>,
+    /// The directory of workflow files (`workflows.dir`, default `workflows/` beside the config).
+    pub workflows_dir: PathBuf,
 }
 
 impl Config {
@@ -137,6 +139,8 @@ pub struct ServerSpec {
     pub namespace: bool,
     /// This server's pinning policy, if it overrides the orchestrator's.
     pub pin_tools: Option<PinPolicy>,
+    /// Kinds of work it takes (`capability:` workflow steps).
+    pub capabilities: Vec<String>,
 }
 
 /// How a server is reached.
@@ -257,6 +261,37 @@ pub struct Settings {
     pub pin_tools: PinPolicy,
     /// The pin file; `None` keeps pins in memory only.
     pub pin_file: Option<PathBuf>,
+    /// The store's URL (a secret: a PostgreSQL URL may hold a password); `None`: an SQLite file
+    /// in the state directory, named after the config.
+    pub store: Option<Secret>,
+    /// Workflow runs driven at once.
+    pub max_concurrent_workflows: usize,
+    /// Steps running at once, across runs.
+    pub max_concurrent_steps: usize,
+    /// What `resource_aware` steps may use at once.
+    pub resources: ResourceLimits,
+    /// How long a claim on a run lasts without renewal; another replica takes the run over after.
+    pub lease_ttl: Duration,
+}
+
+/// The machine's budget for `resource_aware` steps (`orchestrator.resources`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResourceLimits {
+    /// CPUs.
+    pub cpu: f64,
+    /// Memory, in MiB.
+    pub memory_mb: u64,
+}
+
+impl Default for ResourceLimits {
+    /// The machine's own CPUs, and 4 GiB: a budget for the steps' declared needs, not a
+    /// measurement.
+    fn default() -> Self {
+        Self {
+            cpu: std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
+            memory_mb: 4096,
+        }
+    }
 }
 
 impl ServerSpec {
@@ -314,6 +349,11 @@ impl Default for Settings {
             breaker: BreakerConfig::default(),
             pin_tools: PinPolicy::Warn,
             pin_file: None,
+            store: None,
+            max_concurrent_workflows: 100,
+            max_concurrent_steps: 50,
+            resources: ResourceLimits::default(),
+            lease_ttl: Duration::from_secs(15),
         }
     }
 }

@@ -16,7 +16,7 @@ mod settings;
 use super::{
     ConfigError,
     expand::{Expanded, expand},
-    raw::RawFile,
+    raw::{RawFile, RawWorkflows},
     types::{Config, ServerSpec},
 };
 
@@ -50,12 +50,14 @@ pub fn validate(path: PathBuf, raw: RawFile, env: Lookup<'_>) -> Result<Config, 
     }
 
     let routing = v.routing(raw.routing, &servers)?;
+    let workflows_dir = v.workflows_dir(raw.workflows)?;
     Ok(Config {
         path,
         servers,
         routing,
         settings,
         warnings,
+        workflows_dir,
     })
 }
 
@@ -92,6 +94,19 @@ impl Validator<'_> {
             Some(dir) if p.is_relative() => dir.join(p),
             _ => p,
         }
+    }
+
+    /// `workflows.dir`, relative to the config file; `workflows/` beside it by default.
+    fn workflows_dir(&self, raw: Option<Value>) -> Result<PathBuf, ConfigError> {
+        let raw: RawWorkflows = match raw {
+            Some(v) => self.parse("workflows", v)?,
+            None => RawWorkflows::default(),
+        };
+        let dir = match raw.dir {
+            Some(d) => self.expand("workflows.dir", &d)?.value,
+            None => "workflows".to_owned(),
+        };
+        Ok(self.relative_to_file(&dir))
     }
 
     pub(super) fn seconds(&self, at: &str, s: f64) -> Result<Duration, ConfigError> {

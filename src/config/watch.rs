@@ -28,6 +28,21 @@ impl ConfigWatch {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("."));
         let name = path.file_name().map(|n| n.to_owned());
+        Self::watch(dir, move |p| p.file_name() == name.as_deref())
+    }
+
+    /// Starts watching the workflow files (`*.yaml`, `*.yml`, `*.json`) in `dir`.
+    pub fn directory(dir: &std::path::Path) -> notify::Result<Self> {
+        Self::watch(dir.to_owned(), |p| {
+            p.extension()
+                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+        })
+    }
+
+    fn watch(
+        dir: PathBuf,
+        relevant: impl Fn(&std::path::Path) -> bool + Send + 'static,
+    ) -> notify::Result<Self> {
         let (tx, changes) = mpsc::unbounded_channel();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -35,7 +50,7 @@ impl ConfigWatch {
                 if event.kind.is_access() {
                     return;
                 }
-                if event.paths.iter().any(|p| p.file_name() == name.as_deref()) {
+                if event.paths.iter().any(|p| relevant(p)) {
                     let _ = tx.send(());
                 }
             })?;

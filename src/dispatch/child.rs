@@ -210,6 +210,8 @@ impl ToolCaller for ChildDispatcher {
                         missing_env: s.missing_env.clone(),
                         last_error: s.last_error.clone(),
                         draining: c.is_draining(),
+                        tools: s.tools.clone(),
+                        capabilities: c.spec().capabilities.clone().into(),
                     }
                 })
                 .collect(),
@@ -222,7 +224,17 @@ impl ToolCaller for ChildDispatcher {
         cx: &'a CallContext,
     ) -> BoxFuture<'a, Result<CallOutcome, RouteError>> {
         Box::pin(async move {
-            let ToolRef::Child { server, tool } = request.tool;
+            let (server, tool) = match request.tool {
+                ToolRef::Child { server, tool } => (server, tool),
+                // Host-facing names are the tool sources' to resolve; this dispatcher only
+                // reaches children.
+                ToolRef::Host { name } => {
+                    return Err(RouteError::Unknown {
+                        kind: ItemKind::Tool,
+                        name,
+                    });
+                }
+            };
             let mut params = CallToolRequestParams::new(tool);
             params.arguments = request.arguments;
             let result = self

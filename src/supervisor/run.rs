@@ -21,13 +21,13 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
     Control,
-    backoff::{Backoff, RestartWindow},
     failure::Failure,
     process,
     state::{ChildStatus, ServerState},
     stderr::StderrTail,
 };
 use crate::{
+    backoff::{Backoff, RestartWindow},
     config::{ServerSpec, Settings},
     hub::Hub,
     secrets::Redactor,

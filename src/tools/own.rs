@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use super::{ToolSource, no_arguments};
 use crate::{
     dispatch::{BoxFuture, CallContext, CallOutcome, Caller},
+    engine::Engine,
     error::RouteError,
     registry::Registry,
     report::{CapabilitiesReport, ServerCapabilities, StatusReport, ToolEntry},
@@ -51,6 +52,7 @@ pub fn status_report(registry: &Registry, unified: &Unified) -> StatusReport {
         config: config.path.display().to_string(),
         config_error: registry.config_error(),
         unified: unified.metrics(),
+        workflows: None,
     }
 }
 
@@ -116,13 +118,31 @@ pub fn capabilities(registry: &Registry) -> CapabilitiesReport {
 pub struct Own {
     registry: Arc<Registry>,
     unified: Arc<Unified>,
+    engine: Arc<Engine>,
 }
 
 impl Own {
-    /// The own tools, reporting on `registry` and the unified tools' state.
-    pub fn new(registry: Arc<Registry>, unified: Arc<Unified>) -> Self {
-        Self { registry, unified }
+    /// The own tools, reporting on `registry`, the unified tools' state and the workflows.
+    pub fn new(registry: Arc<Registry>, unified: Arc<Unified>, engine: Arc<Engine>) -> Self {
+        Self {
+            registry,
+            unified,
+            engine,
+        }
     }
+}
+
+/// The status report with its `workflows` section (when workflows are configured or have run).
+pub async fn full_status(registry: &Registry, unified: &Unified, engine: &Engine) -> StatusReport {
+    let mut report = status_report(registry, unified);
+    let workflows = engine.status().await;
+    if !workflows.definitions.is_empty()
+        || !workflows.errors.is_empty()
+        || !workflows.totals.is_empty()
+    {
+        report.workflows = Some(workflows);
+    }
+    report
 }
 
 impl ToolSource for Own {
@@ -144,26 +164,28 @@ impl ToolSource for Own {
         _arguments: Option<JsonObject>,
         _cx: &'a CallContext,
     ) -> BoxFuture<'a, Result<CallOutcome, RouteError>> {
-        let (text, value) = if name == STATUS {
-            let report = status_report(&self.registry, &self.unified);
-            (report.to_text(), serde_json::to_value(&report))
-        } else {
-            let report = capabilities(&self.registry);
-            let text = format!(
-                "{} tools from {} servers",
-                report
-                    .servers
-                    .values()
-                    .map(|s| s.tools.len())
-                    .sum::<usize>(),
-                report.servers.len()
-            );
-            (text, serde_json::to_value(&report))
-        };
-        let value = value.unwrap_or_else(|e| json!({"error": e.to_string()}));
-        let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-        result.structured_content = Some(value);
-        Box::pin(std::future::ready(Ok(CallToolResponse::Complete(result))))
+        Box::pin(async move {
+            let (text, value) = if name == STATUS {
+                let report = full_status(&self.registry, &self.unified, &self.engine).await;
+                (report.to_text(), serde_json::to_value(&report))
+            } else {
+                let report = capabilities(&self.registry);
+                let text = format!(
+                    "{} tools from {} servers",
+                    report
+                        .servers
+                        .values()
+                        .map(|s| s.tools.len())
+                        .sum::<usize>(),
+                    report.servers.len()
+                );
+                (text, serde_json::to_value(&report))
+            };
+            let value = value.unwrap_or_else(|e| json!({"error": e.to_string()}));
+            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+            result.structured_content = Some(value);
+            Ok(CallToolResponse::Complete(result))
+        })
     }
 }
 

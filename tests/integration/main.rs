@@ -28,3 +28,4 @@ mod snapshots;
 mod supervision;
 mod unified;
 mod vendors;
+mod workflows;

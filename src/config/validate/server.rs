@@ -83,6 +83,7 @@ impl Validator<'_> {
             embedding_space: raw.embedding_space,
             namespace: raw.namespace.unwrap_or(true),
             pin_tools: raw.pin_tools,
+            capabilities: raw.capabilities,
         })
     }
 

@@ -8,8 +8,9 @@ use super::Validator;
 use crate::config::{
     ConfigError,
     raw::RawSettings,
-    types::{BreakerConfig, Settings},
+    types::{BreakerConfig, ResourceLimits, Settings},
 };
+use crate::secrets::Secret;
 
 impl Validator<'_> {
     pub(super) fn settings(&self, raw: Option<Value>) -> Result<Settings, ConfigError> {
@@ -106,6 +107,64 @@ impl Validator<'_> {
                 }
                 None => None,
             },
+            store: match raw.store {
+                Some(url) => Some(self.store_url(&url)?),
+                None => None,
+            },
+            max_concurrent_workflows: count(
+                "max_concurrent_workflows",
+                raw.max_concurrent_workflows,
+                d.max_concurrent_workflows as u32,
+                1,
+            )? as usize,
+            max_concurrent_steps: count(
+                "max_concurrent_steps",
+                raw.max_concurrent_steps,
+                d.max_concurrent_steps as u32,
+                1,
+            )? as usize,
+            resources: match raw.resources {
+                Some(r) => ResourceLimits {
+                    cpu: match r.cpu {
+                        Some(c) if c.is_finite() && c > 0.0 => c,
+                        Some(_) => {
+                            return Err(self.invalid(
+                                "orchestrator.resources.cpu",
+                                "must be a number of CPUs more than 0",
+                            ));
+                        }
+                        None => d.resources.cpu,
+                    },
+                    memory_mb: r.memory_mb.unwrap_or(d.resources.memory_mb),
+                },
+                None => d.resources,
+            },
+            lease_ttl: secs("lease_ttl", raw.lease_ttl, d.lease_ttl)?,
         })
+    }
+
+    /// `orchestrator.store`: expanded, relative SQLite paths made relative to the config file,
+    /// and kept as a secret since a PostgreSQL URL may carry a password.
+    fn store_url(&self, raw: &str) -> Result<Secret, ConfigError> {
+        const AT: &str = "orchestrator.store";
+        let url = self.expand(AT, raw)?.value;
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            let (path, query) = path
+                .split_once('?')
+                .map_or((path, None), |(p, q)| (p, Some(q)));
+            if path.is_empty() {
+                return Err(self.invalid(AT, "`sqlite://` needs a file path"));
+            }
+            let path = self.relative_to_file(path);
+            let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+            return Ok(Secret::new(format!("sqlite://{}{query}", path.display())));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Secret::new(url));
+        }
+        Err(self.invalid(
+            AT,
+            "expected `sqlite://PATH` or `postgres://USER@HOST/DB` (the URL is not shown: it may hold a password)",
+        ))
     }
 }

@@ -14,11 +14,11 @@ use super::{
     outcome::{Failure, Outcome, classify},
 };
 use crate::{
+    backoff::Backoff,
     config::Config,
     dispatch::{CallContext, CallRequest, ToolCaller, child::unexpected},
     error::RouteError,
     report::{Attempt, AttemptOutcome, Routing, ServerState},
-    supervisor::backoff::Backoff,
 };
 
 /// Same-vendor retry pacing: short, because the deadline covers every vendor.

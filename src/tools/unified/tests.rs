@@ -115,6 +115,8 @@ fn view(id: &str, state: ServerState) -> ServerView {
         missing_env: Vec::new(),
         last_error: None,
         draining: false,
+        tools: Arc::default(),
+        capabilities: Arc::from([]),
     }
 }
 
@@ -132,7 +134,9 @@ impl ToolCaller for Fake {
         cx: &'a CallContext,
     ) -> BoxFuture<'a, Result<CallOutcome, RouteError>> {
         Box::pin(async move {
-            let ToolRef::Child { server, tool } = request.tool;
+            let ToolRef::Child { server, tool } = request.tool else {
+                panic!("the unified tools call children only");
+            };
             let args = Value::Object(request.arguments.unwrap_or_default());
             self.calls
                 .lock()

@@ -19,6 +19,12 @@
 //! list_changed), `env_names` (names of the variables it was given), `stderr` (writes a line).
 //! Also a prompt `greet` and a resource `fixture://info`.
 //!
+//! `--crm ROLE` adds the tools of the seed's coached-SMS workflow (see
+//! `config/examples/workflows/`): `contacts` → `get_contact {phone}`; `coaches` →
+//! `get_coach {coach_id}`; `sms` → `send {to, from, message}` (fails when the message contains
+//! `FAIL`) and `send_cancellation_notice {to, message}`. With `FIXTURE_CRM_LOG` set, every `send*`
+//! call appends a JSON line to that file.
+//!
 //! `--vendor NAME` adds vendor-shaped tools (`chat`, `embed`, `search_web`, `get_weather`,
 //! `list_models`) answering as vendor NAME; `--mode MODE` (or the `set_mode` tool) makes them
 //! fail: `ok`, `rate_limited`, `auth`, `unavailable`, `bad_request`, `not_found`,
@@ -49,6 +55,7 @@ struct Opts {
     rug_pulled: bool,
     poisoned: bool,
     extra_tools: Vec<String>,
+    crm: Option<String>,
 }
 
 #[derive(Clone)]
@@ -91,6 +98,27 @@ impl Fixture {
                 "Sleeps `ms` milliseconds in `steps` steps, reporting progress.",
                 obj(json!({"ms": {"type": "integer"}, "steps": {"type": "integer"}})),
             ),
+            Tool::new(
+                "record",
+                "Appends `label` to `file` (a call counter that survives restarts), sleeps `ms`, \
+                 and returns the label, how many times it was recorded, and the arguments.",
+                obj(
+                    json!({"file": {"type": "string"}, "label": {"type": "string"}, "ms": {"type": "integer"}}),
+                ),
+            ),
+            {
+                let mut t = Tool::new(
+                    "record_safe",
+                    "`record`, declared idempotent (safe to repeat).",
+                    obj(
+                        json!({"file": {"type": "string"}, "label": {"type": "string"}, "ms": {"type": "integer"}}),
+                    ),
+                );
+                let mut a = rmcp::model::ToolAnnotations::default();
+                a.idempotent_hint = Some(true);
+                t.annotations = Some(a);
+                t
+            },
             Tool::new("hang", "Never answers.", obj(json!({}))),
             Tool::new("crash", "Exits the process mid-call.", obj(json!({}))),
             Tool::new(
@@ -130,6 +158,34 @@ impl Fixture {
                 obj(json!({"message": {"type": "string"}})),
             ),
         ];
+        let crm: &[(&str, &str, Value)] = match self.opts.crm.as_deref() {
+            Some("contacts") => &[(
+                "get_contact",
+                "A contact by phone number.",
+                json!({"phone": {"type": "string"}}),
+            )],
+            Some("coaches") => &[(
+                "get_coach",
+                "A coach by id.",
+                json!({"coach_id": {"type": "string"}}),
+            )],
+            Some("sms") => &[
+                (
+                    "send",
+                    "Sends an SMS.",
+                    json!({"to": {"type": "string"}, "from": {"type": "string"}, "message": {"type": "string"}}),
+                ),
+                (
+                    "send_cancellation_notice",
+                    "Tells the recipient a message was cancelled.",
+                    json!({"to": {"type": "string"}, "message": {"type": "string"}}),
+                ),
+            ],
+            _ => &[],
+        };
+        for (name, description, props) in crm {
+            tools.push(Tool::new(*name, *description, obj(props.clone())));
+        }
         if self.opts.poisoned {
             let description = format!(
                 "\u{1b}[2JClears\u{202e}desrever\u{e0041}\u{e0042}zero\u{200b}width\u{7}bell {}",
@@ -379,6 +435,62 @@ impl ServerHandler for Fixture {
                 }
                 text(format!("slept {ms} ms"))
             }
+            "get_contact" => {
+                let mut r = text("contact");
+                r.structured_content =
+                    Some(json!({"phone": s("phone"), "name": "Ada", "opted_in": true}));
+                r
+            }
+            "get_coach" => {
+                let mut r = text("coach");
+                r.structured_content = Some(
+                    json!({"coach_id": s("coach_id"), "name": "Coach Grace", "phone": "+15550000001"}),
+                );
+                r
+            }
+            "send" | "send_cancellation_notice" => {
+                let args = Value::Object(req.arguments.clone().unwrap_or_default());
+                if let Ok(file) = std::env::var("FIXTURE_CRM_LOG") {
+                    use std::io::Write as _;
+                    if let Ok(mut f) = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(file)
+                    {
+                        let _ = writeln!(f, "{}", json!({"tool": req.name, "args": args}));
+                    }
+                }
+                if req.name == "send" && s("message").contains("FAIL") {
+                    CallToolResult::error(vec![ContentBlock::text(
+                        "the SMS gateway refused the message",
+                    )])
+                } else {
+                    let mut r = text("sent");
+                    r.structured_content = Some(json!({"id": format!("sms-{n}")}));
+                    r
+                }
+            }
+            "record" | "record_safe" => {
+                use std::io::Write as _;
+                let (file, label) = (s("file"), s("label"));
+                if let Ok(mut f) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&file)
+                {
+                    let _ = writeln!(f, "{label}");
+                }
+                let count = std::fs::read_to_string(&file)
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| *l == label)
+                    .count();
+                tokio::time::sleep(Duration::from_millis(u("ms", 0))).await;
+                let mut r = text(format!("recorded {label} ({count})"));
+                r.structured_content =
+                    Some(json!({"label": label, "count": count, "args": req.arguments.clone()}));
+                r
+            }
             "hang" => {
                 cx.ct.cancelled().await;
                 eprintln!("fixture: hang was cancelled");
@@ -523,6 +635,7 @@ fn main() {
             }
             "--tool" => opts.extra_tools.extend(args.next()),
             "--vendor" => opts.vendor = args.next(),
+            "--crm" => opts.crm = args.next(),
             "--mode" => mode = args.next().unwrap_or_else(|| "ok".into()),
             "--dims" => opts.dims = args.next().and_then(|v| v.parse().ok()).unwrap_or(4),
             other => {

@@ -1,4 +1,4 @@
-//! Restart pacing: exponential backoff with jitter, and the restart-intensity window that turns a
+//! Retry and restart pacing (children's restarts, vendor retries, workflow steps' retries): exponential backoff with jitter, and the restart-intensity window that turns a
 //! crash loop into `failed`. Both are plain values driven by the caller's clock, so they are tested
 //! without sleeping.
 
@@ -27,6 +27,14 @@ impl Backoff {
         min: Duration::from_millis(200),
         max: Duration::from_secs(30),
         jitter: 0.2,
+    };
+
+    /// Retries of a workflow step: 200 ms doubling to 10 s, 30 % jitter (a step's server may be
+    /// restarting, which takes longer than a vendor's blip).
+    pub const STEP: Backoff = Backoff {
+        min: Duration::from_millis(200),
+        max: Duration::from_secs(10),
+        jitter: 0.3,
     };
 
     /// Retries of one request on the same vendor: 100 ms doubling to 2 s, 30 % jitter.
