@@ -79,7 +79,7 @@ impl App {
             tracker,
             shutdown,
         };
-        app.reload_workflows(false);
+        reload_workflows(&app.services, &app.engine, false).await;
         app.engine.start();
         app.watch_workflows();
         Ok(app)
@@ -98,13 +98,6 @@ impl App {
     /// The status report, as `orchestrator_status` gives it.
     pub async fn status(&self) -> StatusReport {
         own::full_status(self.registry(), &self.unified, &self.engine).await
-    }
-
-    /// Loads the workflows dir again; with `live`, steps are checked against the running
-    /// servers' tools too. A file that no longer validates is reported and its previous
-    /// definition stays loaded (runs are pinned to theirs anyway), the config's rule.
-    fn reload_workflows(&self, live: bool) {
-        reload_workflows(&self.services, &self.engine, live);
     }
 
     /// Reloads the workflows on edits of the dir and on config reloads.
@@ -135,7 +128,7 @@ impl App {
                         seen = now;
                     }
                 }
-                reload_workflows(&services, &engine, true);
+                reload_workflows(&services, &engine, true).await;
             }
         });
     }
@@ -168,18 +161,22 @@ pub fn store_url(config: &Config) -> String {
     }
 }
 
-fn reload_workflows(services: &Services, engine: &Engine, live: bool) {
+/// Loads the workflows dir again; with `live`, steps are checked against the running servers'
+/// tools too. A file that no longer validates is reported and its previous definition stays
+/// loaded (runs are pinned to theirs anyway), the config's rule. Hosts are told when the
+/// `workflow__*` tools changed.
+async fn reload_workflows(services: &Services, engine: &Engine, live: bool) {
     let config = services.registry.config();
-    let catalog = live.then(|| services.children.catalog());
-    let names: Option<Vec<String>> = live.then(|| {
-        services
+    let live = live.then(|| {
+        let names = services
             .sources
             .tools(Caller::Host)
             .into_iter()
             .map(|t| t.name.to_string())
-            .collect()
+            .collect();
+        workflows::Live::of(&services.children.catalog(), names)
     });
-    let mut loaded = workflows::load(&config, catalog.as_ref(), names.as_deref());
+    let mut loaded = workflows::load(&config, live.as_ref());
     let previous = engine.definitions();
     // A broken file keeps its previous definition, as a broken config keeps the previous config.
     for e in &loaded.errors {
@@ -198,7 +195,9 @@ fn reload_workflows(services: &Services, engine: &Engine, live: bool) {
         .ne(loaded.definitions.iter().map(|d| &d.sha256));
     engine.set_definitions(Definitions::new(loaded));
     if changed {
-        services.registry.hub().mark_surface_dirty();
+        for host in services.registry.hub().hosts() {
+            let _ = host.notify_tool_list_changed().await;
+        }
     }
 }
 

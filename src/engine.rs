@@ -251,24 +251,22 @@ impl Engine {
             .clone();
         check_input(&def, &input)?;
         self.store_definition(&def).await?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let now = self.clock.now_ms();
-        let steps: Vec<&str> = def.steps.iter().map(|s| s.name.as_str()).collect();
-        self.store
-            .create_run(&NewRun {
-                id: &id,
-                workflow: &def.name,
-                definition_sha: &def.sha256,
-                input: &input,
-                priority: options.priority,
-                deadline_at: def
-                    .timeout
-                    .map(|t| now + i64::try_from(t.as_millis()).unwrap_or(i64::MAX / 2)),
-                steps: &steps,
-                now,
-            })
-            .await?;
+        let id = create_run(
+            &self.store,
+            &def,
+            &input,
+            options.priority,
+            self.clock.now_ms(),
+        )
+        .await?;
         if let Some(p) = options.progress {
+            // The run id first: a host that gives up early can still cancel or look the run up.
+            p.report(
+                0.0,
+                Some(def.steps.len() as f64),
+                format!("run {id} started"),
+            )
+            .await;
             self.progress
                 .lock()
                 .expect("poisoned")
@@ -550,6 +548,51 @@ impl Engine {
             engine.pump.notify_one();
         });
     }
+}
+
+/// Stores a run of `def` for a later worker, without an engine: `workflow run --detach` when no
+/// instance runs. The next `serve` on the store picks it up.
+pub async fn enqueue(
+    store: &Store,
+    def: &Definition,
+    input: &Value,
+    priority: i64,
+    now: i64,
+) -> Result<String, EngineError> {
+    check_input(def, input)?;
+    store
+        .put_definition(&NewDefinition {
+            sha256: &def.sha256,
+            name: &def.name,
+            version: &def.version,
+            body: &def.body,
+        })
+        .await?;
+    create_run(store, def, input, priority, now).await
+}
+
+async fn create_run(
+    store: &Store,
+    def: &Definition,
+    input: &Value,
+    priority: i64,
+    now: i64,
+) -> Result<String, EngineError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let steps: Vec<&str> = def.steps.iter().map(|s| s.name.as_str()).collect();
+    store
+        .create_run(&NewRun {
+            id: &id,
+            workflow: &def.name,
+            definition_sha: &def.sha256,
+            input,
+            priority,
+            deadline_at: def.timeout.map(|t| now + ms(t)),
+            steps: &steps,
+            now,
+        })
+        .await?;
+    Ok(id)
 }
 
 /// Checks what the `input` schema's `type: object` and `required` demand; the child validates

@@ -31,7 +31,7 @@ pub fn execute(path: &Path) -> anyhow::Result<ExitCode> {
             ));
         }
     }
-    let workflows = crate::tools::workflows::load(&config, None, None);
+    let workflows = crate::tools::workflows::load(&config, None);
     problems.extend(workflows.errors.iter().map(ToString::to_string));
     if problems.is_empty() {
         let enabled = config.servers.iter().filter(|s| !s.disabled).count();

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use super::{Failure, output, remote::Remote};
 use crate::{
     app,
-    report::{RunReport, RunStatus, StepStatus},
+    report::{CapabilitiesReport, RunReport, RunStatus, StepStatus},
     store::{Request, RunFilter, Store},
     tools::workflows::{self as tools, PREFIX},
 };
@@ -103,7 +103,7 @@ enum Verb {
 pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let json = args.json;
     match args.verb {
-        Verb::Validate { files } => validate(path, &files, json),
+        Verb::Validate { files } => validate(path, &files, json).await,
         Verb::List => list(path, json),
         Verb::Run {
             name,
@@ -124,9 +124,20 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn validate(path: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+/// Checks against the config, and against the running instance's servers and tools when one
+/// runs.
+async fn validate(path: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     let config = super::load(path)?;
-    let loaded = tools::load_files(&config, None, None, files);
+    let live = match Remote::connect(path).await {
+        Some(remote) => {
+            let report = remote.structured(crate::tools::own::CAPABILITIES).await;
+            remote.close().await;
+            let report: CapabilitiesReport = serde_json::from_value(report?)?;
+            Some(tools::Live::from_report(&report))
+        }
+        None => None,
+    };
+    let loaded = tools::load_files(&config, live.as_ref(), files);
     if json {
         output::json(&json!({
             "valid": loaded.definitions.iter().map(|d| json!({"name": d.name, "file": d.file, "sha256": d.sha256})).collect::<Vec<_>>(),
@@ -169,7 +180,7 @@ fn validate(path: &Path, files: &[PathBuf], json: bool) -> anyhow::Result<ExitCo
 
 fn list(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let config = super::load(path)?;
-    let loaded = tools::load(&config, None, None);
+    let loaded = tools::load(&config, None);
     if json {
         output::json(&json!({
             "definitions": loaded.definitions.iter().map(|d| json!({
@@ -207,6 +218,13 @@ async fn run(
         code: 2,
         message: format!("--input must be a JSON object: {e}"),
     })?;
+    let remote = Remote::connect(path).await;
+    if detach && remote.is_none() {
+        return enqueue(path, name, Value::Object(input), priority, json).await;
+    }
+    if let Some(remote) = remote {
+        remote.close().await;
+    }
     let result = if detach {
         let mut args = Map::new();
         args.insert("workflow".into(), name.into());
@@ -225,6 +243,39 @@ async fn run(
         });
     }
     super::call::print(result, false)
+}
+
+/// Stores a run for the next instance on the store to pick up (no instance runs now).
+async fn enqueue(
+    path: &Path,
+    name: &str,
+    input: Value,
+    priority: i64,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let config = super::load(path)?;
+    let loaded = tools::load(&config, None);
+    let def = loaded
+        .definitions
+        .iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| Failure {
+            code: 2,
+            message: format!("no workflow `{name}` in {}", config.workflows_dir.display()),
+        })?;
+    let store = Store::open(&app::store_url(&config)).await?;
+    let now = crate::engine::clock::Clock::now_ms(&crate::engine::clock::SystemClock);
+    let id = crate::engine::enqueue(&store, def, &input, priority, now).await;
+    store.close().await;
+    let id = id?;
+    if json {
+        output::json(&json!({"run_id": id, "status": "pending"}));
+    } else {
+        output::out(&format!(
+            "run {id} stored; no instance is running: the next `mcp-orchestrator serve` on this config runs it"
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The report of a run, from the running instance or the store.
@@ -357,7 +408,7 @@ async fn control(path: &Path, run: &str, request: Request, json: bool) -> anyhow
 
 async fn graph(path: &Path, name: &str, dot: bool, run: Option<&str>) -> anyhow::Result<ExitCode> {
     let config = super::load(path)?;
-    let loaded = tools::load(&config, None, None);
+    let loaded = tools::load(&config, None);
     let def = loaded
         .definitions
         .iter()

@@ -403,7 +403,10 @@ impl Driver {
     }
 
     async fn on_control(&mut self, request: Request) -> Result<(), Stop> {
-        self.engine.store.clear_request(&self.lease).await?;
+        self.engine
+            .store
+            .clear_request(&self.lease, request)
+            .await?;
         match request {
             Request::Pause if !self.paused && self.ending.is_none() => {
                 self.paused = true;

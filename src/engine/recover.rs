@@ -16,6 +16,9 @@ use crate::{
     workflow::{Step, Target},
 };
 
+/// How long recovery waits for a step's server to come up before judging the step.
+const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Driver {
     /// Loads the run's steps into the driver and settles what a crash left undecided.
     pub(super) async fn recover(&mut self, run: &RunRecord) -> Result<(), Stop> {
@@ -45,7 +48,7 @@ impl Driver {
             self.recover_servers().await?;
         }
 
-        let catalog = self.engine.caller.catalog();
+        let catalog = self.catalog_for_running_steps().await;
         for i in 0..self.status.len() {
             let name = self.def.steps[i].name.clone();
             match self.status[i] {
@@ -88,8 +91,8 @@ impl Driver {
             Some(Request::Pause) => self.paused = true,
             Some(Request::Resume) | None => self.paused = run.status == RunStatus::Paused,
         }
-        if run.requested.is_some() {
-            store.clear_request(&self.lease).await?;
+        if let Some(request) = run.requested {
+            store.clear_request(&self.lease, request).await?;
         }
         if self.ending.is_some() {
             self.paused = false;
@@ -109,6 +112,37 @@ impl Driver {
             json!({"resumed": resumed, "paused": self.paused}),
         )
         .await
+    }
+
+    /// The catalog to judge interrupted steps by. After a restart the children are still starting
+    /// and list no tools yet, which would make every step look unsafe to repeat: wait (bounded)
+    /// until the servers of the running steps have settled.
+    async fn catalog_for_running_steps(&self) -> Catalog {
+        let catalog = self.engine.caller.catalog();
+        let mut servers: Vec<String> = Vec::new();
+        for (i, status) in self.status.iter().enumerate() {
+            if *status != StepStatus::Running {
+                continue;
+            }
+            match &self.def.steps[i].target {
+                Target::Server { server, .. } => servers.push(server.clone()),
+                Target::Capability { capability, .. } => servers.extend(
+                    catalog
+                        .servers
+                        .iter()
+                        .filter(|s| s.capabilities.iter().any(|c| c == capability))
+                        .map(|s| s.id.to_string()),
+                ),
+                Target::Tool { .. } => {}
+            }
+        }
+        if servers.is_empty() {
+            return catalog;
+        }
+        for server in &servers {
+            self.engine.caller.wait_settled(server, SETTLE_LIMIT).await;
+        }
+        self.engine.caller.catalog()
     }
 
     /// Which server ran each completed step, from the events (a capability step's compensation

@@ -281,7 +281,91 @@ both!(
     the_deadline_fails_the_run,
     a_crashed_run_resumes_without_repeating_unsafe_steps,
     two_engines_on_one_store_never_run_a_step_twice,
+    a_paused_run_stays_paused_across_a_restart,
+    queued_runs_start_by_priority,
 );
+
+async fn a_paused_run_stays_paused_across_a_restart(url: String) {
+    let wf = r#"
+name: pausable
+version: "1"
+steps:
+  - {name: a, mcp: s, action: slow, params: {label: a, ms: 200}}
+  - {name: b, mcp: s, action: ok, params: {label: b, a: $steps.a.result.label}, dependsOn: [a]}
+"#;
+    let fake = Arc::new(Fake::default());
+    let first = Harness::with(&url, &[wf], fake.clone(), limits(50)).await;
+    let id = first
+        .engine
+        .submit("pausable", json!({}), Submit::default())
+        .await
+        .unwrap();
+    wait_for(|| fake.count("a") == 1).await;
+    first.engine.control(&id, Request::Pause).await.unwrap();
+    for _ in 0..100 {
+        let r = first.engine.report(&id).await.unwrap();
+        if r.status == RunStatus::Paused && r.steps[0].status == StepStatus::Completed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.stop().await;
+
+    let second = Harness::with(&url, &[wf], fake.clone(), limits(50)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let r = second.engine.report(&id).await.unwrap();
+    assert_eq!(r.status, RunStatus::Paused, "{r:?}");
+    assert_eq!(fake.count("b"), 0);
+    second.engine.control(&id, Request::Resume).await.unwrap();
+    let r = second.wait(&id).await;
+    assert_eq!(r.status, RunStatus::Completed);
+    assert_eq!((fake.count("a"), fake.count("b")), (1, 1));
+    assert_eq!(r.output.unwrap()["b"]["a"], "a");
+    second.stop().await;
+}
+
+async fn queued_runs_start_by_priority(url: String) {
+    let wf = r#"
+name: one
+version: "1"
+steps:
+  - {name: a, mcp: s, action: slow, params: {label: "${input.label}", ms: 300}}
+"#;
+    let fake = Arc::new(Fake::default());
+    let mut one_run = limits(50);
+    one_run.max_runs = 1;
+    let h = Harness::with(&url, &[wf], fake.clone(), one_run).await;
+    let submit = |label: &str, priority| {
+        let engine = h.engine.clone();
+        let input = json!({"label": label});
+        async move {
+            engine
+                .submit(
+                    "one",
+                    input,
+                    Submit {
+                        priority,
+                        progress: None,
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let first = submit("first", 0).await;
+    wait_for(|| fake.count("first") == 1).await;
+    let low = submit("low", 1).await;
+    let high = submit("high", 9).await;
+    for id in [&first, &low, &high] {
+        assert_eq!(h.wait(id).await.status, RunStatus::Completed);
+    }
+    assert_eq!(
+        fake.calls(),
+        ["first", "high", "low"],
+        "waiting runs go by priority"
+    );
+    h.stop().await;
+}
 
 async fn a_diamond_runs_each_step_once_in_dependency_order(url: String) {
     let h = Harness::new(&url, &[DIAMOND]).await;
@@ -673,10 +757,16 @@ async fn strategies_bound_the_width_they_promise() {
                 .collect::<String>()
         )
     };
-    let texts: Vec<String> = ["sequential", "parallel", "resource_aware", "priority"]
-        .iter()
-        .map(|s| wide(s))
-        .collect();
+    let texts: Vec<String> = [
+        "sequential",
+        "parallel",
+        "resource_aware",
+        "priority",
+        "adaptive",
+    ]
+    .iter()
+    .map(|s| wide(s))
+    .collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     for (name, peak, order) in [
         (
@@ -693,9 +783,15 @@ async fn strategies_bound_the_width_they_promise() {
             1,
             Some(["priority3", "priority2", "priority1", "priority0"]),
         ),
+        // Starts at half the step limit (here 2 of 4) and widens only as calls stay fast.
+        ("adaptive", 2, None),
     ] {
         let fake = Arc::new(Fake::default());
-        let max_steps = if name == "priority" { 1 } else { 50 };
+        let max_steps = match name {
+            "priority" => 1,
+            "adaptive" => 4,
+            _ => 50,
+        };
         let h = Harness::with(&url, &refs, fake.clone(), limits(max_steps)).await;
         let r = h.run(name, json!({})).await;
         assert_eq!(r.status, RunStatus::Completed);

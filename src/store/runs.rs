@@ -226,14 +226,21 @@ impl Store {
             .collect()
     }
 
-    /// Clears the run's request once acted on, fenced by the lease.
-    pub async fn clear_request(&self, lease: &super::Lease) -> Result<(), StoreError> {
+    /// Clears the run's request once `handled` was acted on, fenced by the lease. A different
+    /// request that arrived meanwhile stays, so it is acted on next rather than lost.
+    pub async fn clear_request(
+        &self,
+        lease: &super::Lease,
+        handled: Request,
+    ) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "UPDATE runs SET requested = NULL WHERE id = $1 AND fence = $2 AND owner = $3",
+            "UPDATE runs SET requested = CASE WHEN requested = $4 THEN NULL ELSE requested END \
+             WHERE id = $1 AND fence = $2 AND owner = $3",
         )
         .bind(&lease.run_id)
         .bind(lease.fence)
         .bind(&lease.owner)
+        .bind(handled.as_str())
         .execute(&self.pool)
         .await?;
         sql::stale_unless(done.rows_affected(), lease)

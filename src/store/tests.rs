@@ -485,7 +485,7 @@ async fn a_stale_lease_writes_nothing(url: String) {
             .await
     ));
     assert!(is_stale(store.renew(&old, 1_200, 1_000).await));
-    assert!(is_stale(store.clear_request(&old).await));
+    assert!(is_stale(store.clear_request(&old, Request::Pause).await));
     store.release(&old).await.unwrap();
     let after = (
         store.run("r1").await.unwrap(),
@@ -635,14 +635,20 @@ async fn requests_reach_the_lease_holder(url: String) {
         Some(Request::Resume)
     );
 
-    store.clear_request(&l1).await.unwrap();
+    // Clearing a request other than the one pending leaves it: it was not acted on.
+    store.clear_request(&l1, Request::Pause).await.unwrap();
+    assert_eq!(
+        store.run("r1").await.unwrap().unwrap().requested,
+        Some(Request::Resume)
+    );
+    store.clear_request(&l1, Request::Resume).await.unwrap();
     assert_eq!(
         store.requests("w").await.unwrap(),
         [("r2".to_owned(), Request::Cancel)]
     );
 
     // An ended run records nothing; the caller learns its state.
-    store.clear_request(&l2).await.unwrap();
+    store.clear_request(&l2, Request::Cancel).await.unwrap();
     store
         .set_run(&l2, &run_update(RunStatus::Cancelled, 12))
         .await

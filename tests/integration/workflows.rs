@@ -385,3 +385,355 @@ async fn the_sdk_runs_watches_and_cancels_workflows() {
     }
     client.close().await;
 }
+
+#[test]
+fn the_python_sdk_runs_workflows_sees_progress_and_cancels_by_abandoning_the_call() {
+    let python = std::env::var_os("MCP_CACHE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache"))
+        .join("peers/venv/bin/python");
+    if !python.exists() {
+        assert!(
+            std::env::var("MCP_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "the Python SDK is missing: run scripts/setup-mcp-peers.sh"
+        );
+        eprintln!("skipping: the Python SDK is not installed (run scripts/setup-mcp-peers.sh)");
+        return;
+    }
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let file = log.path().to_str().unwrap().to_owned();
+    let greet = json!({"name": "greet", "version": "1",
+    "input": {"type": "object", "properties": {"who": {"type": "string"}}, "required": ["who"]},
+    "steps": [
+        {"name": "hello", "mcp": "fx", "action": "echo", "params": {"message": "hi ${input.who}"}},
+        {"name": "sum", "mcp": "fx", "action": "add", "params": {"a": 1, "b": 2}}
+    ]});
+    let saga = json!({"name": "saga", "version": "1", "steps": [
+        {"name": "a", "mcp": "fx", "action": "record", "params": {"file": file, "label": "a"},
+         "compensation": {"action": "record", "params": {"file": file, "label": "undo_a"}}},
+        {"name": "b", "mcp": "fx", "action": "fail", "params": {"message": "no"}, "dependsOn": ["a"]}
+    ]});
+    let stuck = json!({"name": "stuck", "version": "1", "steps": [
+        {"name": "a", "mcp": "fx", "action": "record", "params": {"file": file, "label": "s_a"},
+         "compensation": {"action": "record", "params": {"file": file, "label": "undo_s_a"}}},
+        {"name": "wait", "mcp": "fx", "action": "hang", "dependsOn": ["a"]}
+    ]});
+    let cfg = with_workflows(&[
+        ("greet.json", greet.to_string()),
+        ("saga.json", saga.to_string()),
+        ("stuck.json", stuck.to_string()),
+    ]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/python_workflows.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(orchestrator_bin())
+        .arg(&cfg.path)
+        .env("XDG_RUNTIME_DIR", cfg.dir.path())
+        .env("XDG_STATE_HOME", cfg.dir.path().join("state"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "python failed:\n{stdout}\n{stderr}");
+    let v: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(
+        v["tools"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("workflow__stuck")),
+        "{v}"
+    );
+    assert_eq!(v["greet_schema"]["required"], json!(["who"]));
+    assert_eq!(v["greet"]["status"], "completed", "{v}");
+    assert_eq!(v["greet"]["output"]["hello"], "echo: hi Py");
+    let progress = v["greet_progress"].as_array().unwrap();
+    assert_eq!(
+        progress.len(),
+        3,
+        "run started, then one per step: {progress:?}"
+    );
+    assert_eq!(progress[2][0], 2.0);
+    assert_eq!(progress[2][1], 2.0);
+    assert_eq!(v["saga"]["status"], "compensated");
+    assert_eq!(v["saga_is_error"], true);
+    assert_eq!(v["stuck"]["status"], "cancelled", "{v}");
+    assert_eq!(v["stuck"]["steps"][0]["status"], "compensated", "{v}");
+    assert_eq!(v["stuck"]["steps"][1]["status"], "cancelled", "{v}");
+    assert_eq!(lines(log.path()), ["a", "undo_a", "s_a", "undo_s_a"]);
+}
+
+#[tokio::test]
+async fn workflow_files_are_checked_with_file_and_key_and_reloaded_while_serving() {
+    let good = "name: good\nversion: \"1\"\nsteps:\n  - {name: a, mcp: fx, action: echo, params: {message: hi}}\n";
+    let cfg = with_workflows(&[("good.yaml", good.to_owned())]);
+    let dir = cfg.dir.path().join("workflows");
+
+    // Offline checks: the same validation `serve` runs, naming the file and the key.
+    let bad = cfg.dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "name: bad\nversion: \"1\"\nsteps:\n  - {name: a, mcp: nowhere, action: echo}\n  - {name: b, mcp: fx, action: echo, dependsOnn: [a]}\n",
+    )
+    .unwrap();
+    let (code, _, err) = cli(&cfg.path, &["workflow", "validate", bad.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("bad.yaml") && err.contains("dependsOnn"),
+        "{err}"
+    );
+    let cycle = cfg.dir.path().join("cycle.json");
+    std::fs::write(
+        &cycle,
+        json!({"name": "cycle", "version": "1", "steps": [
+            {"name": "a", "mcp": "fx", "action": "echo", "dependsOn": ["b"]},
+            {"name": "b", "mcp": "fx", "action": "echo", "dependsOn": ["a"]}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let (code, _, err) = cli(
+        &cfg.path,
+        &["workflow", "validate", cycle.to_str().unwrap()],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("cycle.json") && err.contains("cycle"), "{err}");
+    let (code, out, err) = cli(&cfg.path, &["workflow", "validate"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("good.yaml"), "{out}");
+    let (code, out, _) = cli(&cfg.path, &["workflow", "graph", "good", "--dot"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("digraph"), "{out}");
+
+    let host = Host::start(&cfg.path).await;
+    host.wait_status(Duration::from_secs(10), |s| state_of(s, "fx") == "running")
+        .await;
+    assert!(
+        host.tool_names()
+            .await
+            .contains(&"workflow__good".to_owned())
+    );
+    let before = host.settled_list_changed().await;
+
+    // A new file is picked up, and hosts are told the list changed.
+    std::fs::write(
+        dir.join("more.yaml"),
+        good.replace("name: good", "name: more"),
+    )
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !host
+        .tool_names()
+        .await
+        .contains(&"workflow__more".to_owned())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "workflow__more never listed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(host.list_changed() > before);
+
+    // A file broken in place keeps its previous definition and is reported; a step naming a tool
+    // the running server lacks is refused against the live surface.
+    std::fs::write(
+        dir.join("good.yaml"),
+        "name: good\nversion: \"1\"\nsteps: oops\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("missing.yaml"),
+        "name: missing\nversion: \"1\"\nsteps:\n  - {name: a, mcp: fx, action: no_such_tool}\n",
+    )
+    .unwrap();
+    let s = host
+        .wait_status(Duration::from_secs(10), |s| {
+            s["workflows"]["errors"]
+                .as_array()
+                .is_some_and(|e| e.len() == 2)
+        })
+        .await;
+    let errors = s["workflows"]["errors"].to_string();
+    assert!(
+        errors.contains("good.yaml") && errors.contains("steps"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("missing.yaml") && errors.contains("no_such_tool"),
+        "{errors}"
+    );
+    let names = host.tool_names().await;
+    assert!(names.contains(&"workflow__good".to_owned()), "{names:?}");
+    assert!(
+        !names.contains(&"workflow__missing".to_owned()),
+        "{names:?}"
+    );
+    let r = host.call("workflow__good", json!({})).await.unwrap();
+    assert_eq!(r.structured_content.unwrap()["status"], "completed");
+
+    // `workflow validate` checks against the running instance's servers when one runs; offline
+    // (above) a tool cannot be known.
+    let live = cfg.dir.path().join("live.yaml");
+    std::fs::write(
+        &live,
+        "name: live\nversion: \"1\"\nsteps:\n  - {name: a, mcp: fx, action: no_such_tool}\n",
+    )
+    .unwrap();
+    let (code, _, err) = cli(&cfg.path, &["workflow", "validate", live.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("live.yaml") && err.contains("no_such_tool"),
+        "{err}"
+    );
+
+    // `check` reports the broken files too.
+    let (code, _, err) = cli(&cfg.path, &["check"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("good.yaml"), "{err}");
+    host.close().await;
+}
+
+#[tokio::test]
+async fn a_capability_step_runs_on_a_running_server_that_lists_it_falling_back_past_a_broken_one() {
+    let wf = json!({"name": "cap", "version": "1", "steps": [
+        {"name": "a", "capability": "math", "action": "add", "params": {"a": 2, "b": 2}, "retries": 0}
+    ]});
+    let cfg = write_config(&json!({
+        "servers": {
+            "first": {"command": fixture_bin(), "args": ["--crash-after", "1"], "capabilities": ["math"]},
+            "second": {"command": fixture_bin(), "capabilities": ["math"]},
+            "other": {"command": fixture_bin()}
+        },
+        "orchestrator": fast_settings()
+    }));
+    std::fs::create_dir(cfg.dir.path().join("workflows")).unwrap();
+    std::fs::write(cfg.dir.path().join("workflows/cap.json"), wf.to_string()).unwrap();
+    let host = Host::start(&cfg.path).await;
+    host.wait_status(Duration::from_secs(10), |s| {
+        ["first", "second", "other"]
+            .iter()
+            .all(|id| state_of(s, id) == "running")
+    })
+    .await;
+    let r = host.call("workflow__cap", json!({})).await.unwrap();
+    let s = r.structured_content.unwrap();
+    assert_eq!(s["status"], "completed", "{s}");
+    assert_eq!(s["output"]["a"]["sum"], 4.0);
+    let run = s["run_id"].as_str().unwrap();
+    let status = host
+        .call("workflow_status", json!({"run_id": run, "events": true}))
+        .await
+        .unwrap()
+        .structured_content
+        .unwrap();
+    let completed = status["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "step_completed")
+        .unwrap()
+        .clone();
+    assert_eq!(completed["detail"]["server"], "second", "{status}");
+    host.close().await;
+}
+
+#[tokio::test]
+async fn the_workflow_cli_runs_and_steers_runs_with_or_without_a_running_instance() {
+    let quick = json!({"name": "quick", "version": "1", "steps": [
+        {"name": "a", "mcp": "fx", "action": "echo", "params": {"message": "${input.word}"}}
+    ], "output": {"said": "$steps.a.result"}});
+    let slow = json!({"name": "slow", "version": "1", "steps": [
+        {"name": "a", "mcp": "fx", "action": "slow", "params": {"ms": 600, "steps": 2}},
+        {"name": "b", "mcp": "fx", "action": "echo", "params": {"message": "b"}, "dependsOn": ["a"]}
+    ]});
+    let cfg = with_workflows(&[
+        ("quick.json", quick.to_string()),
+        ("slow.json", slow.to_string()),
+    ]);
+
+    // No instance: the command starts the servers, runs, prints, stops them.
+    let (code, out, err) = cli(
+        &cfg.path,
+        &[
+            "workflow",
+            "run",
+            "quick",
+            "--input",
+            r#"{"word":"hey"}"#,
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["output"]["said"], "echo: hey", "{v}");
+
+    // Detached without an instance, the run waits in the store; a cancel is recorded there and
+    // carried out when an instance starts.
+    let (code, out, err) = cli(
+        &cfg.path,
+        &["workflow", "run", "slow", "--detach", "--json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let waiting = serde_json::from_str::<Value>(&out).unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, out, _) = cli(&cfg.path, &["workflow", "status", &waiting, "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["status"],
+        "pending"
+    );
+    let (code, out, err) = cli(&cfg.path, &["workflow", "cancel", &waiting]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("through the store"), "{out}");
+
+    let host = Host::start(&cfg.path).await;
+    let r = wait_run(&host, &waiting, Duration::from_secs(15)).await;
+    assert_eq!(r["status"], "cancelled", "{r}");
+
+    // With an instance: the verbs go through its control socket.
+    let (code, out, err) = cli(
+        &cfg.path,
+        &["workflow", "run", "slow", "--detach", "--json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let run = serde_json::from_str::<Value>(&out).unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, out, err) = cli(&cfg.path, &["workflow", "pause", &run]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("running instance"), "{out}");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let s = run_status(&host, &run).await;
+    assert_eq!(s["status"], "paused", "{s}");
+    assert_eq!(
+        s["steps"][1]["status"], "pending",
+        "no new step while paused: {s}"
+    );
+    let (code, _, err) = cli(&cfg.path, &["workflow", "resume", &run]);
+    assert_eq!(code, 0, "{err}");
+    let s = wait_run(&host, &run, Duration::from_secs(15)).await;
+    assert_eq!(s["status"], "completed", "{s}");
+    let (code, out, _) = cli(&cfg.path, &["workflow", "status", &run, "--events"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("workflow_paused") && out.contains("workflow_resumed"),
+        "{out}"
+    );
+    let (code, out, _) = cli(&cfg.path, &["workflow", "runs", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let (code, _, err) = cli(&cfg.path, &["workflow", "cancel", &run]);
+    assert_eq!(code, 1);
+    assert!(err.contains("already ended"), "{err}");
+    host.close().await;
+}
