@@ -7,6 +7,9 @@
 //! - [`saga`]: compensation of completed steps in reverse completion order;
 //! - [`log`]: events as log lines;
 //! - [`recover`]: what a claimed run's stored steps mean after a restart;
+//! - [`claim`]: the maintenance loop: claiming runs, renewing leases, relaying requests;
+//! - [`submit`]: storing a new run (with or without an engine);
+//! - [`definitions`]: the loaded definitions;
 //! - [`owner`]: who holds a lease, and whether that process is gone;
 //! - [`clock`]: wall-clock time for timestamps and leases, injectable.
 //!
@@ -14,7 +17,9 @@
 //! one PostgreSQL). Every write is fenced by the lease, so a worker whose lease moved can no
 //! longer change the run.
 
+mod claim;
 pub mod clock;
+mod definitions;
 mod driver;
 mod log;
 mod owner;
@@ -22,11 +27,15 @@ mod recover;
 mod saga;
 pub mod schedule;
 mod step;
+mod submit;
 #[cfg(test)]
 mod tests;
 
+pub use definitions::Definitions;
+pub use submit::enqueue;
+
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -41,11 +50,12 @@ use crate::{
     dispatch::ToolCaller,
     hub::ProgressSink,
     report::{DefinitionEntry, EventReport, RunReport, RunStatus, WorkflowsReport},
-    store::{NewDefinition, NewRun, Request, Store, StoreError},
-    workflow::{Definition, Loaded},
+    store::{Request, Store, StoreError},
+    workflow::Definition,
 };
 use clock::Clock;
 use owner::Owner;
+use submit::{check_input, create_run, stored};
 
 /// What can go wrong when asking the engine for something.
 #[derive(Debug, thiserror::Error)]
@@ -109,47 +119,6 @@ pub struct Submit {
     pub priority: i64,
     /// Where per-step progress goes (a host's `workflow__*` call with a progress token).
     pub progress: Option<ProgressSink>,
-}
-
-/// The loaded definitions.
-#[derive(Default)]
-pub struct Definitions {
-    by_name: BTreeMap<String, Arc<Definition>>,
-    errors: Vec<String>,
-}
-
-impl Definitions {
-    /// From a load of the workflows dir.
-    pub fn new(loaded: Loaded) -> Self {
-        Self {
-            by_name: loaded
-                .definitions
-                .into_iter()
-                .map(|d| (d.name.clone(), Arc::new(d)))
-                .collect(),
-            errors: loaded.errors.iter().map(ToString::to_string).collect(),
-        }
-    }
-
-    /// The definition called `name`.
-    pub fn get(&self, name: &str) -> Option<&Arc<Definition>> {
-        self.by_name.get(name)
-    }
-
-    /// Every definition, by name.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<Definition>> {
-        self.by_name.values()
-    }
-
-    /// Files that did not validate, as `file: key: message`.
-    pub fn errors(&self) -> &[String] {
-        &self.errors
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.by_name.is_empty()
-    }
 }
 
 /// A run this process drives.
@@ -280,14 +249,7 @@ impl Engine {
         if self.stored.lock().expect("poisoned").contains(&def.sha256) {
             return Ok(());
         }
-        self.store
-            .put_definition(&NewDefinition {
-                sha256: &def.sha256,
-                name: &def.name,
-                version: &def.version,
-                body: &def.body,
-            })
-            .await?;
+        self.store.put_definition(&stored(def)).await?;
         self.stored
             .lock()
             .expect("poisoned")
@@ -398,227 +360,6 @@ impl Engine {
         }
         report
     }
-
-    /// The maintenance loop: claim, renew, relay. Runs until shutdown.
-    async fn maintain(self: Arc<Self>) {
-        let tick =
-            (self.limits.lease_ttl / 3).clamp(Duration::from_millis(100), Duration::from_secs(5));
-        let mut renew = tokio::time::interval(tick);
-        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = self.shutdown.cancelled() => return,
-                _ = renew.tick() => {
-                    self.find_dead_owners().await;
-                    self.renew_leases().await;
-                    self.relay_requests().await;
-                }
-                () = self.pump.notified() => {}
-            }
-            self.claim_runs().await;
-        }
-    }
-
-    async fn find_dead_owners(&self) {
-        match self.store.lease_owners().await {
-            Ok(owners) => {
-                let dead = owners
-                    .into_iter()
-                    .filter(|o| self.owner.is_dead(o))
-                    .collect();
-                *self.dead.lock().expect("poisoned") = dead;
-            }
-            Err(e) => tracing::warn!(error = %e, "could not read the store's lease holders"),
-        }
-    }
-
-    async fn renew_leases(&self) {
-        let leases: Vec<_> = self
-            .active
-            .lock()
-            .expect("poisoned")
-            .values()
-            .map(|a| a.lease.clone())
-            .collect();
-        let ttl = ms(self.limits.lease_ttl);
-        for lease in leases {
-            if let Err(e) = self.store.renew(&lease, self.clock.now_ms(), ttl).await {
-                // A lease that moved is the driver's to notice at its next write; it stops then.
-                tracing::warn!(run = %lease.run_id, error = %e, "lease not renewed");
-            }
-        }
-    }
-
-    async fn relay_requests(&self) {
-        match self.store.requests(self.owner.id()).await {
-            Ok(requests) => {
-                let active = self.active.lock().expect("poisoned");
-                for (run, request) in requests {
-                    if let Some(a) = active.get(&run) {
-                        let _ = a.controls.send(request);
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not read control requests"),
-        }
-    }
-
-    /// Claims waiting runs while run slots are free, highest priority first.
-    async fn claim_runs(self: &Arc<Self>) {
-        loop {
-            let free = self.runs.available_permits();
-            if free == 0 || self.shutdown.is_cancelled() {
-                return;
-            }
-            let dead = self.dead.lock().expect("poisoned").clone();
-            let now = self.clock.now_ms();
-            let ids = match self
-                .store
-                .claimable(now, &dead, u32::try_from(free).unwrap_or(u32::MAX))
-                .await
-            {
-                Ok(ids) => ids,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not look for runs to claim");
-                    return;
-                }
-            };
-            let mut started = 0;
-            for id in ids {
-                if self.active.lock().expect("poisoned").contains_key(&id) {
-                    continue;
-                }
-                let Ok(permit) = self.runs.clone().try_acquire_owned() else {
-                    return;
-                };
-                let lease = match self
-                    .store
-                    .claim(&id, self.owner.id(), now, ms(self.limits.lease_ttl), &dead)
-                    .await
-                {
-                    Ok(Some(lease)) => lease,
-                    Ok(None) => continue,
-                    Err(e) => {
-                        tracing::warn!(run = %id, error = %e, "could not claim run");
-                        continue;
-                    }
-                };
-                started += 1;
-                self.drive(lease, permit);
-            }
-            if started == 0 {
-                return;
-            }
-        }
-    }
-
-    /// Starts the task that drives a claimed run.
-    fn drive(
-        self: &Arc<Self>,
-        lease: crate::store::Lease,
-        permit: tokio::sync::OwnedSemaphorePermit,
-    ) {
-        let (controls, rx) = mpsc::unbounded_channel();
-        let (done_tx, done) = watch::channel(false);
-        let run_id = lease.run_id.clone();
-        self.active.lock().expect("poisoned").insert(
-            run_id.clone(),
-            Active {
-                controls,
-                done,
-                lease: lease.clone(),
-            },
-        );
-        let progress = self.progress.lock().expect("poisoned").remove(&run_id);
-        let engine = self.clone();
-        self.tracker.spawn(async move {
-            let outcome = driver::drive(engine.clone(), lease.clone(), rx, progress).await;
-            if let Err(e) = &outcome {
-                tracing::warn!(target: "mcp_orchestrator::workflow", run = %run_id, error = %e, "run left to another worker");
-            }
-            // Free the lease so a restart or another replica picks the run up at once.
-            if let Err(e) = engine.store.release(&lease).await
-                && !matches!(e, StoreError::StaleLease { .. })
-            {
-                tracing::debug!(run = %run_id, error = %e, "lease not released");
-            }
-            engine.active.lock().expect("poisoned").remove(&run_id);
-            let _ = done_tx.send(true);
-            drop(permit);
-            engine.pump.notify_one();
-        });
-    }
-}
-
-/// Stores a run of `def` for a later worker, without an engine: `workflow run --detach` when no
-/// instance runs. The next `serve` on the store picks it up.
-pub async fn enqueue(
-    store: &Store,
-    def: &Definition,
-    input: &Value,
-    priority: i64,
-    now: i64,
-) -> Result<String, EngineError> {
-    check_input(def, input)?;
-    store
-        .put_definition(&NewDefinition {
-            sha256: &def.sha256,
-            name: &def.name,
-            version: &def.version,
-            body: &def.body,
-        })
-        .await?;
-    create_run(store, def, input, priority, now).await
-}
-
-async fn create_run(
-    store: &Store,
-    def: &Definition,
-    input: &Value,
-    priority: i64,
-    now: i64,
-) -> Result<String, EngineError> {
-    let id = uuid::Uuid::new_v4().to_string();
-    let steps: Vec<&str> = def.steps.iter().map(|s| s.name.as_str()).collect();
-    store
-        .create_run(&NewRun {
-            id: &id,
-            workflow: &def.name,
-            definition_sha: &def.sha256,
-            input,
-            priority,
-            deadline_at: def.timeout.map(|t| now + ms(t)),
-            steps: &steps,
-            now,
-        })
-        .await?;
-    Ok(id)
-}
-
-/// Checks what the `input` schema's `type: object` and `required` demand; the child validates
-/// the rest when it is called.
-fn check_input(def: &Definition, input: &Value) -> Result<(), EngineError> {
-    let Some(schema) = &def.input_schema else {
-        return Ok(());
-    };
-    let invalid = |message: String| EngineError::InvalidInput {
-        workflow: def.name.clone(),
-        message,
-    };
-    let Some(object) = input.as_object() else {
-        return Err(invalid("the input must be a JSON object".into()));
-    };
-    let required = schema
-        .get("required")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str);
-    let missing: Vec<&str> = required.filter(|k| !object.contains_key(*k)).collect();
-    if !missing.is_empty() {
-        return Err(invalid(format!("missing {}", missing.join(", "))));
-    }
-    Ok(())
 }
 
 /// A duration in the store's unit.

@@ -19,3 +19,27 @@ impl Clock for SystemClock {
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
     }
 }
+
+/// A clock a test sets by hand.
+#[cfg(test)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+#[cfg(test)]
+impl ManualClock {
+    /// A clock reading `ms`.
+    pub fn at(ms: i64) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self(std::sync::atomic::AtomicI64::new(ms)))
+    }
+
+    /// Moves it forward.
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

@@ -15,7 +15,10 @@ use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, Tool, ToolAnno
 use serde_json::{Value, json};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use super::{Definitions, Engine, Limits, Submit, clock::SystemClock};
+use super::{
+    Definitions, Engine, Limits, Submit,
+    clock::{ManualClock, SystemClock},
+};
 use crate::{
     config::ResourceLimits,
     dispatch::{
@@ -23,7 +26,7 @@ use crate::{
     },
     error::RouteError,
     report::{EventKind, RunReport, RunStatus, ServerState, StepStatus},
-    store::{Lease, NewDefinition, NewRun, Request, StepUpdate, Store, testing},
+    store::{Lease, Request, StepUpdate, Store, testing},
     workflow::{Loaded, World, parse},
 };
 
@@ -283,7 +286,66 @@ both!(
     two_engines_on_one_store_never_run_a_step_twice,
     a_paused_run_stays_paused_across_a_restart,
     queued_runs_start_by_priority,
+    a_live_lease_on_another_host_is_waited_out_until_it_expires,
 );
+
+async fn a_live_lease_on_another_host_is_waited_out_until_it_expires(url: String) {
+    let wf = r#"
+name: one
+version: "1"
+steps:
+  - {name: a, mcp: s, action: ok, params: {label: a}}
+"#;
+    let defs = definitions(&[wf]);
+    let def = defs.get("one").unwrap();
+    let store = Store::open(&url).await.unwrap();
+    let held = super::enqueue(&store, def, &json!({}), 0, 1_000)
+        .await
+        .unwrap();
+    // Another replica, on another host, holds it until 11_000 on the shared clock.
+    store
+        .claim(&held, "elsewhere/42/1", 1_000, 10_000, &[])
+        .await
+        .unwrap()
+        .unwrap();
+
+    let clock = ManualClock::at(5_000);
+    let fake = Arc::new(Fake::default());
+    let mut quick = limits(50);
+    quick.lease_ttl = Duration::from_millis(300);
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let engine = Engine::new(
+        store,
+        fake.clone(),
+        clock.clone(),
+        quick,
+        tracker.clone(),
+        shutdown.clone(),
+    );
+    engine.set_definitions(defs);
+    engine.start();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(fake.count("a"), 0, "a live lease is not taken");
+    assert_eq!(
+        engine.report(&held).await.unwrap().status,
+        RunStatus::Pending
+    );
+
+    clock.advance(10_000);
+    let r = tokio::time::timeout(
+        Duration::from_secs(10),
+        engine.wait(&held, &CancellationToken::new()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(r.status, RunStatus::Completed);
+    assert_eq!(fake.count("a"), 1);
+    shutdown.cancel();
+    tracker.close();
+    tracker.wait().await;
+}
 
 async fn a_paused_run_stays_paused_across_a_restart(url: String) {
     let wf = r#"
@@ -597,30 +659,8 @@ steps:
 
 /// Writes a run as a process that died mid-way would have left it: `a` completed, `unsafe` and
 /// `safe` running, under a lease held by a process that is gone.
-async fn crashed_run(store: &Store, def: &crate::workflow::Definition, id: &str) {
-    store
-        .put_definition(&NewDefinition {
-            sha256: &def.sha256,
-            name: &def.name,
-            version: &def.version,
-            body: &def.body,
-        })
-        .await
-        .unwrap();
-    let names: Vec<&str> = def.steps.iter().map(|s| s.name.as_str()).collect();
-    store
-        .create_run(&NewRun {
-            id,
-            workflow: &def.name,
-            definition_sha: &def.sha256,
-            input: &json!({}),
-            priority: 0,
-            deadline_at: None,
-            steps: &names,
-            now: 1,
-        })
-        .await
-        .unwrap();
+async fn crashed_run(store: &Store, def: &crate::workflow::Definition) -> String {
+    let id = super::enqueue(store, def, &json!({}), 0, 1).await.unwrap();
     // A holder on this host whose pid does not exist.
     let host = nix::unistd::gethostname()
         .unwrap()
@@ -628,7 +668,7 @@ async fn crashed_run(store: &Store, def: &crate::workflow::Definition, id: &str)
         .replace('/', "_");
     let dead = format!("{host}/{}/1", i32::MAX - 3);
     let lease: Lease = store
-        .claim(id, &dead, 1, 60_000_000_000_000, &[])
+        .claim(&id, &dead, 1, 60_000_000_000_000, &[])
         .await
         .unwrap()
         .unwrap();
@@ -656,6 +696,7 @@ async fn crashed_run(store: &Store, def: &crate::workflow::Definition, id: &str)
             .await
             .unwrap();
     }
+    id
 }
 
 async fn a_crashed_run_resumes_without_repeating_unsafe_steps(url: String) {
@@ -678,12 +719,12 @@ steps:
 "#;
     let store = Store::open(&url).await.unwrap();
     let defs = definitions(&[repeatable, risky]);
-    crashed_run(&store, defs.get("repeatable").unwrap(), "run-repeatable").await;
-    crashed_run(&store, defs.get("risky").unwrap(), "run-risky").await;
+    let repeatable_run = crashed_run(&store, defs.get("repeatable").unwrap()).await;
+    let risky_run = crashed_run(&store, defs.get("risky").unwrap()).await;
     store.close().await;
 
     let h = Harness::new(&url, &[repeatable, risky]).await;
-    let r = h.wait("run-repeatable").await;
+    let r = h.wait(&repeatable_run).await;
     assert_eq!(r.status, RunStatus::Completed, "{r:?}");
     assert_eq!(h.fake.count("a"), 0, "a completed step is never repeated");
     assert_eq!(
@@ -697,7 +738,7 @@ steps:
         "results survive the restart"
     );
 
-    let r = h.wait("run-risky").await;
+    let r = h.wait(&risky_run).await;
     assert_eq!(r.status, RunStatus::Compensated, "{r:?}");
     let states = step_states(&r);
     assert_eq!(states[1], ("unsafe", StepStatus::Unknown));

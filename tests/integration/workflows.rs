@@ -737,3 +737,41 @@ async fn the_workflow_cli_runs_and_steers_runs_with_or_without_a_running_instanc
     assert!(err.contains("already ended"), "{err}");
     host.close().await;
 }
+
+#[tokio::test]
+async fn a_step_whose_server_crashes_is_retried_once_the_server_is_back() {
+    let wf = json!({"name": "bumpy", "version": "1", "steps": [
+        {"name": "a", "mcp": "flaky", "action": "echo", "params": {"message": "one"}},
+        {"name": "b", "mcp": "flaky", "action": "add", "params": {"a": 1, "b": 1}, "dependsOn": ["a"], "retries": 3},
+        {"name": "c", "mcp": "flaky", "action": "hang", "dependsOn": ["b"], "timeout": "300ms", "retries": 1}
+    ]});
+    let mut settings = fast_settings();
+    settings["max_restarts"] = json!(10);
+    let cfg = write_config(&json!({
+        "servers": {"flaky": {"command": fixture_bin(), "args": ["--crash-after", "2"]}},
+        "orchestrator": settings
+    }));
+    std::fs::create_dir(cfg.dir.path().join("workflows")).unwrap();
+    std::fs::write(cfg.dir.path().join("workflows/bumpy.json"), wf.to_string()).unwrap();
+    let host = Host::start(&cfg.path).await;
+    let r = host.call("workflow__bumpy", json!({})).await.unwrap();
+    let s = r.structured_content.unwrap();
+    // `b`'s first call crashes the server (its second call); the retry reaches the restarted one.
+    let run = s["run_id"].as_str().unwrap();
+    let report = run_status(&host, run).await;
+    assert_eq!(report["steps"][1]["status"], "completed", "{report}");
+    assert!(
+        report["steps"][1]["attempts"].as_u64().unwrap() >= 2,
+        "{report}"
+    );
+    // `c` fails each attempt (the server crashes again, then the hang times out): the run fails
+    // naming the step.
+    assert_eq!(s["status"], "failed", "{s}");
+    assert_eq!(report["steps"][2]["status"], "failed");
+    assert_eq!(report["steps"][2]["attempts"], 2);
+    assert!(
+        s["error"].as_str().unwrap().contains("step `c` failed"),
+        "{s}"
+    );
+    host.close().await;
+}
