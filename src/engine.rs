@@ -276,6 +276,8 @@ impl Engine {
                 .await?
                 .ok_or_else(|| EngineError::UnknownRun(run_id.to_owned()))?;
             if report.status.is_terminal() {
+                // A run another replica drove never handed its progress sink to a driver here.
+                self.progress.lock().expect("poisoned").remove(run_id);
                 return Ok(report);
             }
             match done {

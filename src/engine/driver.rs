@@ -357,6 +357,18 @@ impl Driver {
             Err(f) => {
                 self.adaptive
                     .observe(took.as_secs_f64() * 1000.0, f.overloaded);
+                if let Some(task_id) = &f.task_id {
+                    let update = StepUpdate {
+                        name: &name,
+                        status: StepStatus::Running,
+                        attempts: None,
+                        output: None,
+                        error: None,
+                        task_id: Some(task_id),
+                        now: self.engine.clock.now_ms(),
+                    };
+                    self.engine.store.set_step(&self.lease, &update).await?;
+                }
                 self.step_failed(i, &f.message).await?;
             }
         }

@@ -29,6 +29,9 @@ pub struct CallFailure {
     pub retryable: bool,
     /// Whether the callee said it was saturated (feeds the adaptive width).
     pub overloaded: bool,
+    /// The child's task id, when it answered with a task instead of a result (kept with the
+    /// step, so the child's task can be found).
+    pub task_id: Option<String>,
 }
 
 impl CallFailure {
@@ -37,6 +40,7 @@ impl CallFailure {
             message,
             retryable: false,
             overloaded: false,
+            task_id: None,
         }
     }
 }
@@ -186,6 +190,7 @@ async fn call_once(
                     ),
                     retryable: true,
                     overloaded: false,
+                    task_id: None,
                 });
             }
             let mut last = None;
@@ -249,6 +254,7 @@ async fn call(
                     message: format!("timed out after {} ms", t.as_millis()),
                     retryable: true,
                     overloaded: false,
+                    task_id: None,
                 });
             }
         },
@@ -256,10 +262,13 @@ async fn call(
     };
     match outcome {
         Ok(CallOutcome::Complete(result)) => step_result(result),
-        Ok(CallOutcome::Task(task)) => Err(CallFailure::permanent(format!(
-            "the tool answered with a task (`{}`) where a workflow step needs a result",
-            task.task.task_id
-        ))),
+        Ok(CallOutcome::Task(task)) => Err(CallFailure {
+            task_id: Some(task.task.task_id.clone()),
+            ..CallFailure::permanent(format!(
+                "the tool answered with a task (`{}`) where a workflow step needs a result",
+                task.task.task_id
+            ))
+        }),
         Ok(_) => Err(CallFailure::permanent(
             "the tool asked for input from the user, which a workflow step cannot give".into(),
         )),
@@ -283,6 +292,7 @@ fn route_failure(e: &RouteError) -> CallFailure {
         message: e.to_string(),
         retryable,
         overloaded: matches!(e, RouteError::Overloaded { .. }),
+        task_id: None,
     }
 }
 
@@ -307,6 +317,7 @@ pub fn step_result(result: CallToolResult) -> Result<Value, CallFailure> {
             },
             retryable: true,
             overloaded: false,
+            task_id: None,
         });
     }
     if let Some(structured) = result.structured_content.clone() {

@@ -140,6 +140,16 @@ impl ToolCaller for Fake {
                         CallToolResult::success(vec![ContentBlock::text("{\"flaky\": true}")])
                     }
                 }
+                "task" => {
+                    self.now.fetch_sub(1, Ordering::SeqCst);
+                    let task = rmcp::model::Task::new(
+                        "child-task-7",
+                        rmcp::model::TaskStatus::Working,
+                        "2026-11-29T00:00:00Z",
+                        "2026-11-29T00:00:00Z",
+                    );
+                    return Ok(CallToolResponse::Task(rmcp::model::CreateTaskResult::new(task)));
+                }
                 "hang" => {
                     cx.cancel.cancelled().await;
                     CallToolResult::error(vec![ContentBlock::text("cancelled")])
@@ -287,6 +297,7 @@ both!(
     a_paused_run_stays_paused_across_a_restart,
     queued_runs_start_by_priority,
     a_live_lease_on_another_host_is_waited_out_until_it_expires,
+    a_child_task_answer_fails_the_step_and_keeps_the_task_id,
 );
 
 async fn a_live_lease_on_another_host_is_waited_out_until_it_expires(url: String) {
@@ -526,6 +537,24 @@ steps:
         "{r:?}"
     );
     assert_eq!(h.fake.count("undo_a"), 2, "retried once");
+    h.stop().await;
+}
+
+async fn a_child_task_answer_fails_the_step_and_keeps_the_task_id(url: String) {
+    let wf = r#"
+name: tasky
+version: "1"
+steps:
+  - {name: t, mcp: s, action: task, retries: 2}
+"#;
+    let h = Harness::new(&url, &[wf]).await;
+    let r = h.run("tasky", json!({})).await;
+    assert_eq!(r.status, RunStatus::Failed);
+    assert_eq!(r.steps[0].attempts, 1, "a task answer is not retried");
+    assert!(r.steps[0].error.as_deref().unwrap().contains("child-task-7"));
+    let store = h.engine.store().clone();
+    let steps = store.steps(&r.run_id).await.unwrap();
+    assert_eq!(steps[0].task_id.as_deref(), Some("child-task-7"));
     h.stop().await;
 }
 
