@@ -5,11 +5,16 @@
 # release; then prints the machine and one Markdown table per measured item on stdout.
 #
 #   scripts/bench.sh [--quick] [--inference] [router-bench flags...]
+#   scripts/bench.sh --workflows [--pg-url URL] [--wf-runs 100,1000] [--wf-stores sqlite,postgres]
 #
 # --quick        fewer calls and cold starts (a smoke run, ~1 min; not for quoting)
 # --inference    also run benches/local_inference.py (mcp-local-llama vs llama-cpp-python on the
 #                Gemma-3 270M GGUF, 2 threads). Builds mcp-local-llama (llama.cpp, ~6 min the first
 #                time) and installs llama-cpp-python 0.3.36 from source (~8 min the first time).
+# --workflows    item 7 only: durable workflow runs (5-step diamond) on SQLite and PostgreSQL at
+#                100 and 1,000 concurrent runs. Without --pg-url, PostgreSQL is a throwaway server
+#                from scripts/postgres.sh in its own PG_TEST_DIR (skipped when not installed).
+#                Needs neither server-everything nor fastmcp.
 # Any other flag goes to router-bench (see `router-bench --help`), e.g. `--json out.json`.
 # Respects CARGO_TARGET_DIR (default: <repo>/target).
 set -euo pipefail
@@ -21,14 +26,38 @@ FASTMCP_VERSION="2.14.7"
 LLAMA_CPP_PYTHON_VERSION="0.3.36"
 
 inference=0
+workflows=0
 bench_args=()
 for a in "$@"; do
   case "$a" in
     --inference) inference=1 ;;
-    --quick) bench_args+=(--calls 300 --calls-per-task 10 --rounds 2 --warmup 50 --startup-runs 2 --fallback-calls 200 --peer-calls 50 --peer-calls-per-task 1) ;;
+    --workflows) workflows=1; bench_args+=("$a") ;;
+    --quick) bench_args+=(--calls 300 --calls-per-task 10 --rounds 2 --warmup 50 --startup-runs 2 --fallback-calls 200 --peer-calls 50 --peer-calls-per-task 1 --wf-seq-runs 50 --wf-warmup 5) ;;
     *) bench_args+=("$a") ;;
   esac
 done
+
+if [ "$workflows" = 1 ]; then
+  echo "bench: building (release)" >&2
+  (cd "$root" && cargo build --release --quiet -p mcp-orchestrator -p mcp-fixture-server -p router-bench)
+  cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+  mem="$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+  pg="$(command -v postgres || ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sort -V | tail -n 1 || true)"
+  echo "## MCP Orchestrator benchmark: workflows"
+  echo
+  echo "* machine: $cpu, $(nproc) CPUs, $mem RAM, Linux $(uname -r)"
+  echo "* $(rustc --version), release profile (\`cargo build --release\`); SQLite bundled with sqlx; PostgreSQL: $([ -n "$pg" ] && "$pg" --version 2>/dev/null || echo 'not installed')"
+  echo "* commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)'); loadavg at start: $(cut -d' ' -f1-4 /proc/loadavg)"
+  echo
+  "$target/release/router-bench" \
+    --orchestrator "$target/release/mcp-orchestrator" \
+    --fixture "$target/release/mcp-fixture-server" \
+    --postgres-script "$root/scripts/postgres.sh" \
+    "${bench_args[@]}"
+  echo
+  echo "loadavg at the end: $(cut -d' ' -f1-4 /proc/loadavg)"
+  exit 0
+fi
 
 "$root/scripts/setup-mcp-peers.sh"
 everything="$cache/peers/npm/node_modules/.bin/mcp-server-everything"

@@ -121,10 +121,12 @@ pub struct Submit {
     pub progress: Option<ProgressSink>,
 }
 
+/// How often a waiter re-reads a run that no driver here signals (another replica drives it).
+const REMOTE_POLL: Duration = Duration::from_millis(500);
+
 /// A run this process drives.
 struct Active {
     controls: mpsc::UnboundedSender<Request>,
-    done: watch::Receiver<bool>,
     lease: crate::store::Lease,
 }
 
@@ -141,6 +143,8 @@ pub struct Engine {
     /// Run slots (`max_concurrent_workflows`).
     runs: Arc<Semaphore>,
     active: Mutex<HashMap<String, Active>>,
+    /// Per run being waited for: turns true when its driver here stops.
+    ends: Mutex<HashMap<String, watch::Sender<bool>>>,
     /// Progress sinks of runs submitted here, until their driver takes them.
     progress: Mutex<HashMap<String, ProgressSink>>,
     /// Definitions already written to the store (insert-if-absent costs a round trip).
@@ -173,6 +177,7 @@ impl Engine {
             steps: Arc::new(Semaphore::new(limits.max_steps)),
             runs: Arc::new(Semaphore::new(limits.max_runs)),
             active: Mutex::default(),
+            ends: Mutex::default(),
             progress: Mutex::default(),
             stored: Mutex::default(),
             dead: Mutex::default(),
@@ -241,6 +246,19 @@ impl Engine {
                 .expect("poisoned")
                 .insert(id.clone(), p);
         }
+        // A free run slot: drive it at once rather than on the maintenance loop's next turn.
+        if let Ok(permit) = self.runs.clone().try_acquire_owned() {
+            let ttl = ms(self.limits.lease_ttl);
+            let now = self.clock.now_ms();
+            if let Some(lease) = self
+                .store
+                .claim(&id, self.owner.id(), now, ttl, &[])
+                .await?
+            {
+                self.drive(lease, permit);
+                return Ok(id);
+            }
+        }
         self.pump.notify_one();
         Ok(id)
     }
@@ -264,12 +282,8 @@ impl Engine {
         cancel: &CancellationToken,
     ) -> Result<RunReport, EngineError> {
         loop {
-            let done = self
-                .active
-                .lock()
-                .expect("poisoned")
-                .get(run_id)
-                .map(|a| a.done.clone());
+            // Subscribe before reading, so an end between the two is not missed.
+            let mut ended = self.subscribe_end(run_id);
             let report = self
                 .store
                 .report(run_id)
@@ -278,24 +292,32 @@ impl Engine {
             if report.status.is_terminal() {
                 // A run another replica drove never handed its progress sink to a driver here.
                 self.progress.lock().expect("poisoned").remove(run_id);
+                self.ends.lock().expect("poisoned").remove(run_id);
                 return Ok(report);
             }
-            match done {
-                // Driven here: wake on its end.
-                Some(mut done) => {
-                    tokio::select! {
-                        _ = done.wait_for(|d| *d) => {}
-                        () = cancel.cancelled() => return Ok(report),
-                    }
-                }
-                // Pending, or driven by another replica: poll the store.
-                None => {
-                    tokio::select! {
-                        () = tokio::time::sleep(Duration::from_millis(50)) => {}
-                        () = cancel.cancelled() => return Ok(report),
-                    }
-                }
+            // Woken when a driver here ends the run; a run another replica drives is polled.
+            tokio::select! {
+                _ = ended.wait_for(|e| *e) => {}
+                () = tokio::time::sleep(REMOTE_POLL) => {}
+                () = cancel.cancelled() => return Ok(report),
             }
+        }
+    }
+
+    /// A receiver that turns true when a driver here stops driving `run_id`.
+    fn subscribe_end(&self, run_id: &str) -> watch::Receiver<bool> {
+        self.ends
+            .lock()
+            .expect("poisoned")
+            .entry(run_id.to_owned())
+            .or_insert_with(|| watch::channel(false).0)
+            .subscribe()
+    }
+
+    /// Tells the waiters of `run_id` that its driver here stopped.
+    fn signal_end(&self, run_id: &str) {
+        if let Some(tx) = self.ends.lock().expect("poisoned").remove(run_id) {
+            let _ = tx.send(true);
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use super::{Active, Engine, driver, ms};
 use crate::store::StoreError;
@@ -130,13 +130,11 @@ impl Engine {
         permit: tokio::sync::OwnedSemaphorePermit,
     ) {
         let (controls, rx) = mpsc::unbounded_channel();
-        let (done_tx, done) = watch::channel(false);
         let run_id = lease.run_id.clone();
         self.active.lock().expect("poisoned").insert(
             run_id.clone(),
             Active {
                 controls,
-                done,
                 lease: lease.clone(),
             },
         );
@@ -154,7 +152,7 @@ impl Engine {
                 tracing::debug!(run = %run_id, error = %e, "lease not released");
             }
             engine.active.lock().expect("poisoned").remove(&run_id);
-            let _ = done_tx.send(true);
+            engine.signal_end(&run_id);
             drop(permit);
             engine.pump.notify_one();
         });

@@ -334,24 +334,29 @@ impl Driver {
                 self.status[i] = StepStatus::Completed;
                 self.completed.push(i);
                 self.servers[i] = called.server.clone();
-                self.set_step(&name, StepStatus::Completed, Some(&called.result), None)
-                    .await?;
-                self.results.insert(name.clone(), called.result);
                 let detail = json!({
                     "duration_ms": took.as_millis() as u64,
                     "server": called.server.as_deref(),
                 });
-                self.event(EventKind::StepCompleted, Some(&name), detail)
-                    .await?;
+                let done = StepStatus::Completed;
+                self.step_logged(
+                    &name,
+                    done,
+                    Some(&called.result),
+                    None,
+                    EventKind::StepCompleted,
+                    detail,
+                )
+                .await?;
+                self.results.insert(name.clone(), called.result);
                 self.report_progress(&format!("step {name} completed"))
                     .await;
             }
             Err(f) if cancel.is_some_and(|c| c.is_cancelled()) => {
                 let _ = f;
                 self.status[i] = StepStatus::Cancelled;
-                self.set_step(&name, StepStatus::Cancelled, None, Some("cancelled"))
-                    .await?;
-                self.event(EventKind::StepCancelled, Some(&name), Value::Null)
+                let (status, kind) = (StepStatus::Cancelled, EventKind::StepCancelled);
+                self.step_logged(&name, status, None, Some("cancelled"), kind, Value::Null)
                     .await?;
             }
             Err(f) => {
@@ -379,14 +384,10 @@ impl Driver {
     pub(super) async fn step_failed(&mut self, i: usize, error: &str) -> Result<(), Stop> {
         let name = self.def.steps[i].name.clone();
         self.status[i] = StepStatus::Failed;
-        self.set_step(&name, StepStatus::Failed, None, Some(error))
+        let detail = json!({"error": error, "final": true});
+        let (status, kind) = (StepStatus::Failed, EventKind::StepFailed);
+        self.step_logged(&name, status, None, Some(error), kind, detail)
             .await?;
-        self.event(
-            EventKind::StepFailed,
-            Some(&name),
-            json!({"error": error, "final": true}),
-        )
-        .await?;
         self.fail(format!("step `{name}` failed: {error}"));
         Ok(())
     }
@@ -394,10 +395,16 @@ impl Driver {
     async fn skip(&mut self, i: usize, why: &str) -> Result<(), Stop> {
         let name = self.def.steps[i].name.clone();
         self.status[i] = StepStatus::Skipped;
-        self.set_step(&name, StepStatus::Skipped, None, None)
-            .await?;
-        self.event(EventKind::StepSkipped, Some(&name), json!({"reason": why}))
-            .await
+        let detail = json!({"reason": why});
+        self.step_logged(
+            &name,
+            StepStatus::Skipped,
+            None,
+            None,
+            EventKind::StepSkipped,
+            detail,
+        )
+        .await
     }
 
     /// Ends the run with a failure (the first reason wins) and cancels the steps still running.
@@ -566,6 +573,39 @@ impl Driver {
             now: self.engine.clock.now_ms(),
         };
         Ok(self.engine.store.set_run(&self.lease, &update).await?)
+    }
+
+    /// A step's new state and the event that tells of it, in one write, and the log line.
+    pub(super) async fn step_logged(
+        &self,
+        name: &str,
+        status: StepStatus,
+        output: Option<&Value>,
+        error: Option<&str>,
+        kind: EventKind,
+        detail: Value,
+    ) -> Result<(), Stop> {
+        log_event(
+            &self.lease.run_id,
+            &self.def.name,
+            kind,
+            Some(name),
+            &detail,
+        );
+        let update = StepUpdate {
+            name,
+            status,
+            attempts: None,
+            output,
+            error,
+            task_id: None,
+            now: self.engine.clock.now_ms(),
+        };
+        Ok(self
+            .engine
+            .store
+            .set_step_logged(&self.lease, &update, kind, &detail)
+            .await?)
     }
 
     /// Appends an event to the run's log and writes it as a log line.

@@ -61,9 +61,9 @@ impl Driver {
                 StepStatus::Running => {
                     self.status[i] = StepStatus::Unknown;
                     let error = "it was running when the orchestrator stopped and is not safe to repeat (its tool has no idempotentHint or readOnlyHint, and the step does not say `idempotent: true`)";
-                    self.set_step(&name, StepStatus::Unknown, None, Some(error))
-                        .await?;
-                    self.event(EventKind::StepUnknown, Some(&name), json!({"error": error}))
+                    let (status, kind) = (StepStatus::Unknown, EventKind::StepUnknown);
+                    let detail = json!({"error": error});
+                    self.step_logged(&name, status, None, Some(error), kind, detail)
                         .await?;
                     self.ending
                         .get_or_insert(Ending::Failure(format!("step `{name}`: {error}")));

@@ -95,14 +95,9 @@ impl Driver {
             match outcome {
                 Ok(_) => {
                     self.status[i] = StepStatus::Compensated;
-                    self.set_step(&name, StepStatus::Compensated, None, None)
+                    let (status, kind) = (StepStatus::Compensated, EventKind::StepCompensated);
+                    self.step_logged(&name, status, None, None, kind, serde_json::Value::Null)
                         .await?;
-                    self.event(
-                        EventKind::StepCompensated,
-                        Some(&name),
-                        serde_json::Value::Null,
-                    )
-                    .await?;
                     saga.compensated += 1;
                 }
                 Err(error) => {
@@ -114,14 +109,11 @@ impl Driver {
                         "compensation failed after its retries; the step's effect remains"
                     );
                     self.status[i] = StepStatus::CompensationFailed;
-                    self.set_step(&name, StepStatus::CompensationFailed, None, Some(&error))
+                    let status = StepStatus::CompensationFailed;
+                    let kind = EventKind::StepCompensationFailed;
+                    let detail = json!({"error": error});
+                    self.step_logged(&name, status, None, Some(&error), kind, detail)
                         .await?;
-                    self.event(
-                        EventKind::StepCompensationFailed,
-                        Some(&name),
-                        json!({"error": error}),
-                    )
-                    .await?;
                     saga.failed.push(name);
                 }
             }

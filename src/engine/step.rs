@@ -10,7 +10,10 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Engine, log::record};
+use super::{
+    Engine,
+    log::{log_event, record},
+};
 use crate::{
     backoff::Backoff,
     dispatch::{CallContext, CallOutcome, CallRequest, Caller, Catalog},
@@ -72,18 +75,22 @@ impl AttemptLog<'_> {
             task_id: None,
             now: self.engine.clock.now_ms(),
         };
-        if let Err(e) = self.engine.store.set_step(self.lease, &update).await {
-            tracing::debug!(error = %e, "step attempt not recorded");
-        }
         let detail = json!({"attempt": attempt});
-        record(
-            self.engine,
-            self.lease,
+        log_event(
+            &self.lease.run_id,
+            "",
             EventKind::StepStarted,
             Some(self.step),
-            detail,
-        )
-        .await;
+            &detail,
+        );
+        let store = &self.engine.store;
+        let kind = EventKind::StepStarted;
+        if let Err(e) = store
+            .set_step_logged(self.lease, &update, kind, &detail)
+            .await
+        {
+            tracing::debug!(error = %e, "step attempt not recorded");
+        }
     }
 
     async fn retrying(&self, attempt: u32, failure: &CallFailure, delay: Duration) {

@@ -148,7 +148,9 @@ impl ToolCaller for Fake {
                         "2026-11-29T00:00:00Z",
                         "2026-11-29T00:00:00Z",
                     );
-                    return Ok(CallToolResponse::Task(rmcp::model::CreateTaskResult::new(task)));
+                    return Ok(CallToolResponse::Task(rmcp::model::CreateTaskResult::new(
+                        task,
+                    )));
                 }
                 "hang" => {
                     cx.cancel.cancelled().await;
@@ -551,7 +553,13 @@ steps:
     let r = h.run("tasky", json!({})).await;
     assert_eq!(r.status, RunStatus::Failed);
     assert_eq!(r.steps[0].attempts, 1, "a task answer is not retried");
-    assert!(r.steps[0].error.as_deref().unwrap().contains("child-task-7"));
+    assert!(
+        r.steps[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("child-task-7")
+    );
     let store = h.engine.store().clone();
     let steps = store.steps(&r.run_id).await.unwrap();
     assert_eq!(steps[0].task_id.as_deref(), Some("child-task-7"));

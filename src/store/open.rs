@@ -104,13 +104,19 @@ pub(super) async fn connect(target: &Target) -> Result<AnyPool, StoreError> {
 
     let mut pool = AnyPoolOptions::new().max_connections(size);
     if target.backend == Backend::Sqlite {
-        // sqlx's SQLite defaults already say this; stated here because the store relies on it
-        // (writers wait rather than fail; steps and events cannot outlive their run).
+        // sqlx's SQLite defaults already say the first two; stated here because the store relies
+        // on them (writers wait rather than fail; steps and events cannot outlive their run).
+        // `synchronous = NORMAL` in WAL mode: a commit survives the process being killed (the
+        // orchestrator's crash, which resume is about), and is synced at checkpoints rather than
+        // on every commit; a power cut may lose the last commits, never corrupt the file.
         pool = pool.after_connect(|conn, _| {
             Box::pin(async move {
-                conn.execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON")
-                    .await
-                    .map(|_| ())
+                conn.execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+                     PRAGMA synchronous = NORMAL",
+                )
+                .await
+                .map(|_| ())
             })
         });
     }

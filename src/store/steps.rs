@@ -57,9 +57,52 @@ impl Store {
     pub async fn set_step(&self, lease: &Lease, u: &StepUpdate<'_>) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sql::hold_fence(&mut tx, lease).await?;
-        // The completion counter is read and written under the run's row lock taken above, so
-        // two completions of one run cannot draw the same number.
-        let done = sqlx::query(
+        update_step(&mut tx, lease, u).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Store::set_step`] and [`Store::event`] for that step in one transaction: a step's state
+    /// and the event that tells of it are written together (half the commits of two calls).
+    pub async fn set_step_logged(
+        &self,
+        lease: &Lease,
+        u: &StepUpdate<'_>,
+        kind: EventKind,
+        detail: &Value,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sql::hold_fence(&mut tx, lease).await?;
+        update_step(&mut tx, lease, u).await?;
+        insert_event(&mut tx, lease, kind, Some(u.name), detail, u.now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Appends an event to the run, fenced by the lease. Returns its sequence number.
+    pub async fn event(
+        &self,
+        lease: &Lease,
+        kind: EventKind,
+        step: Option<&str>,
+        detail: &Value,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sql::hold_fence(&mut tx, lease).await?;
+        let seq = insert_event(&mut tx, lease, kind, step, detail, now).await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+}
+
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+
+/// The step update of [`Store::set_step`], inside a transaction that holds the fence.
+async fn update_step(tx: &mut Tx<'_>, lease: &Lease, u: &StepUpdate<'_>) -> Result<(), StoreError> {
+    // The completion counter is read and written under the run's row lock taken above, so
+    // two completions of one run cannot draw the same number.
+    let done = sqlx::query(
             "UPDATE steps SET status = $3, \
              started_at = COALESCE(started_at, $4), \
              finished_at = COALESCE($5, finished_at), \
@@ -81,43 +124,37 @@ impl Store {
         .bind(u.output.map(sql::json_text))
         .bind(u.error)
         .bind(u.task_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Corrupt {
-                what: format!("run {} has no step {:?}", lease.run_id, u.name),
-            });
-        }
-        tx.commit().await?;
-        Ok(())
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Corrupt {
+            what: format!("run {} has no step {:?}", lease.run_id, u.name),
+        });
     }
+    Ok(())
+}
 
-    /// Appends an event to the run, fenced by the lease. Returns its sequence number.
-    pub async fn event(
-        &self,
-        lease: &Lease,
-        kind: EventKind,
-        step: Option<&str>,
-        detail: &Value,
-        now: i64,
-    ) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sql::hold_fence(&mut tx, lease).await?;
-        let row = sqlx::query(
-            "INSERT INTO events (run_id, at, kind, step, detail) VALUES ($1, $2, $3, $4, $5) \
+/// The event insert of [`Store::event`], inside a transaction that holds the fence.
+async fn insert_event(
+    tx: &mut Tx<'_>,
+    lease: &Lease,
+    kind: EventKind,
+    step: Option<&str>,
+    detail: &Value,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO events (run_id, at, kind, step, detail) VALUES ($1, $2, $3, $4, $5) \
              RETURNING seq",
-        )
-        .bind(&lease.run_id)
-        .bind(now)
-        .bind(kind.as_str())
-        .bind(step)
-        .bind(sql::json_text(detail))
-        .fetch_one(&mut *tx)
-        .await?;
-        let seq = row.try_get::<i64, _>("seq")?;
-        tx.commit().await?;
-        Ok(seq)
-    }
+    )
+    .bind(&lease.run_id)
+    .bind(now)
+    .bind(kind.as_str())
+    .bind(step)
+    .bind(sql::json_text(detail))
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get::<i64, _>("seq")?)
 }
 
 /// Whether a step state ends a step's (or its compensation's) work, stamping `finished_at`.

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::Parser;
 
+use crate::phases::workflows::Store;
+
 #[derive(Parser, Debug)]
 #[command(about = "MCP Orchestrator benchmark: direct vs through, RSS, start-up, fallback")]
 pub struct Args {
@@ -62,6 +64,38 @@ pub struct Args {
     /// Also write every figure as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Measure item 7 only (durable workflow runs: the 5-step diamond on each `--wf-stores` store
+    /// at each `--wf-runs` N), instead of items 1–5.
+    #[arg(long)]
+    pub workflows: bool,
+    /// Item 7: concurrent runs per case (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+    pub wf_runs: Vec<usize>,
+    /// Item 7: stores (comma-separated).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "sqlite,postgres"
+    )]
+    pub wf_stores: Vec<Store>,
+    /// Item 7: runs one after another (c=1) per case, and as many baseline "runs".
+    #[arg(long, default_value_t = 200)]
+    pub wf_seq_runs: usize,
+    /// Item 7: warm-up runs per case.
+    #[arg(long, default_value_t = 10)]
+    pub wf_warmup: usize,
+    /// Item 7: run reports read per batch for the step timings.
+    #[arg(long, default_value_t = 300)]
+    pub wf_sample: usize,
+    /// Item 7: the PostgreSQL server to use (a database per case is created on it and dropped).
+    /// Without it, `--postgres-script start` starts a throwaway one.
+    #[arg(long)]
+    pub pg_url: Option<String>,
+    /// Item 7: `scripts/postgres.sh`, to start (and stop) a throwaway PostgreSQL when `--pg-url`
+    /// is not given; without either, PostgreSQL is skipped.
+    #[arg(long)]
+    pub postgres_script: Option<PathBuf>,
 }
 
 impl Args {
@@ -74,6 +108,9 @@ impl Args {
             if !p.exists() {
                 bail!("--{what} {}: no such file", p.display());
             }
+        }
+        if self.workflows && self.wf_runs.contains(&0) {
+            bail!("--wf-runs: every N must be at least 1");
         }
         Ok(())
     }

@@ -1,7 +1,8 @@
 //! `router-bench`: measures `tools/call` latency and throughput direct to a child vs through
 //! `mcp-orchestrator serve` (and through a peer aggregator), the orchestrator's RSS, start-up
-//! with five children, and unified-tool fallback. Prints Markdown tables on stdout; progress
-//! goes to stderr. `scripts/bench.sh` builds everything and runs it.
+//! with five children, and unified-tool fallback; with `--workflows`, durable workflow runs
+//! instead (item 7, [`phases::workflows`]). Prints Markdown tables on stdout; progress goes to
+//! stderr. `scripts/bench.sh` builds everything and runs it.
 //!
 //! Method (also in docs/benchmarks.md): one rmcp client per target, spawned by this process over
 //! stdio; concurrency N = N tasks sharing clones of that one client `Peer`, each sending its next
@@ -24,12 +25,15 @@ use clap::Parser;
 use crate::{
     args::Args,
     ctx::Ctx,
-    phases::{fallback, fleet::Fleet, load, startup},
+    phases::{fallback, fleet::Fleet, load, startup, workflows},
     report::{Results, write_report},
 };
 
 /// The phases in order, then the report.
 async fn run(ctx: &Ctx) -> Result<String> {
+    if ctx.args.workflows {
+        return run_workflows(ctx).await;
+    }
     // Start-up first, on a quiet machine.
     let startups = startup::run(ctx).await?;
     let fleet = Fleet::start(ctx).await?;
@@ -48,6 +52,19 @@ async fn run(ctx: &Ctx) -> Result<String> {
             status,
         },
     )
+}
+
+/// `--workflows`: item 7 alone.
+async fn run_workflows(ctx: &Ctx) -> Result<String> {
+    let res = workflows::run(ctx).await?;
+    let (out, json) = workflows::report::write(&ctx.args, &res)?;
+    if let Some(path) = &ctx.args.json {
+        std::fs::write(
+            path,
+            serde_json::to_vec_pretty(&serde_json::json!({ "workflows": json }))?,
+        )?;
+    }
+    Ok(out)
 }
 
 #[expect(

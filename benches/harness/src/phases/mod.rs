@@ -6,6 +6,7 @@ pub mod fallback;
 pub mod fleet;
 pub mod load;
 pub mod startup;
+pub mod workflows;
 
 use std::time::{Duration, Instant};
 
