@@ -225,14 +225,14 @@ impl Engine {
             .clone();
         check_input(&def, &input)?;
         self.store_definition(&def).await?;
-        let id = create_run(
-            &self.store,
-            &def,
-            &input,
-            options.priority,
-            self.clock.now_ms(),
-        )
-        .await?;
+        // A free run slot: the run is stored already claimed and driven at once, rather than on
+        // the maintenance loop's next turn.
+        let permit = self.runs.clone().try_acquire_owned().ok();
+        let now = self.clock.now_ms();
+        let until = now + ms(self.limits.lease_ttl);
+        let claim = permit.as_ref().map(|_| (self.owner.id(), until));
+        let (id, lease) =
+            create_run(&self.store, &def, &input, options.priority, now, claim).await?;
         if let Some(p) = options.progress {
             // The run id first: a host that gives up early can still cancel or look the run up.
             p.report(
@@ -246,18 +246,9 @@ impl Engine {
                 .expect("poisoned")
                 .insert(id.clone(), p);
         }
-        // A free run slot: drive it at once rather than on the maintenance loop's next turn.
-        if let Ok(permit) = self.runs.clone().try_acquire_owned() {
-            let ttl = ms(self.limits.lease_ttl);
-            let now = self.clock.now_ms();
-            if let Some(lease) = self
-                .store
-                .claim(&id, self.owner.id(), now, ttl, &[])
-                .await?
-            {
-                self.drive(lease, permit);
-                return Ok(id);
-            }
+        if let (Some(lease), Some(permit)) = (lease, permit) {
+            self.drive(lease, permit);
+            return Ok(id);
         }
         self.pump.notify_one();
         Ok(id)
@@ -281,9 +272,20 @@ impl Engine {
         run_id: &str,
         cancel: &CancellationToken,
     ) -> Result<RunReport, EngineError> {
+        let mut first = true;
         loop {
             // Subscribe before reading, so an end between the two is not missed.
             let mut ended = self.subscribe_end(run_id);
+            // A run being driven here has not ended (its driver leaves `active` only after its
+            // last write, then signals): the first look at the store can wait for that signal.
+            let driven_here = self.active.lock().expect("poisoned").contains_key(run_id);
+            if std::mem::take(&mut first) && driven_here {
+                tokio::select! {
+                    _ = ended.wait_for(|e| *e) => {}
+                    () = cancel.cancelled() => {}
+                }
+                continue;
+            }
             let report = self
                 .store
                 .report(run_id)

@@ -206,6 +206,9 @@ pub struct NewRun<'a> {
     pub steps: &'a [&'a str],
     /// Unix milliseconds.
     pub now: i64,
+    /// Claim it for this owner, until this time (unix ms), in the same write: a worker that
+    /// drives what it stores saves a claim. The lease's fence is then 1.
+    pub claim: Option<(&'a str, i64)>,
 }
 
 /// A run as stored.

@@ -142,14 +142,18 @@ impl Engine {
         let engine = self.clone();
         self.tracker.spawn(async move {
             let outcome = driver::drive(engine.clone(), lease.clone(), rx, progress).await;
-            if let Err(e) = &outcome {
-                tracing::warn!(target: "mcp_orchestrator::workflow", run = %run_id, error = %e, "run left to another worker");
-            }
-            // Free the lease so a restart or another replica picks the run up at once.
-            if let Err(e) = engine.store.release(&lease).await
-                && !matches!(e, StoreError::StaleLease { .. })
-            {
-                tracing::debug!(run = %run_id, error = %e, "lease not released");
+            match &outcome {
+                // The end's write gave the lease up.
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(target: "mcp_orchestrator::workflow", run = %run_id, error = %e, "run left to another worker");
+                    // Free the lease so a restart or another replica picks the run up at once.
+                    if let Err(e) = engine.store.release(&lease).await
+                        && !matches!(e, StoreError::StaleLease { .. })
+                    {
+                        tracing::debug!(run = %run_id, error = %e, "lease not released");
+                    }
+                }
             }
             engine.active.lock().expect("poisoned").remove(&run_id);
             engine.signal_end(&run_id);

@@ -461,11 +461,9 @@ impl Driver {
                     .collect(),
             ),
         };
-        // The event first: once the status is terminal, a reader sees every event of the run.
         let detail = json!({"duration_ms": self.started.elapsed().as_millis() as u64});
-        self.event(EventKind::WorkflowCompleted, None, detail)
-            .await?;
-        self.set_run(RunStatus::Completed, Some(&output), None)
+        let (status, kind) = (RunStatus::Completed, EventKind::WorkflowCompleted);
+        self.run_logged(status, Some(&output), None, kind, detail)
             .await?;
         Ok(RunStatus::Completed)
     }
@@ -505,9 +503,9 @@ impl Driver {
                 saga.failed.join(", ")
             )
         };
-        self.event(kind, None, json!({"error": error, "status": status}))
+        let detail = json!({"error": error, "status": status});
+        self.run_logged(status, None, Some(&error), kind, detail)
             .await?;
-        self.set_run(status, None, Some(&error)).await?;
         Ok(status)
     }
 
@@ -573,6 +571,32 @@ impl Driver {
             now: self.engine.clock.now_ms(),
         };
         Ok(self.engine.store.set_run(&self.lease, &update).await?)
+    }
+
+    /// The run's new state and the event that tells of it, in one write (with the lease given up
+    /// when the state is an end: the status, the last event and the release are seen together),
+    /// and the log line.
+    pub(super) async fn run_logged(
+        &self,
+        status: RunStatus,
+        output: Option<&Value>,
+        error: Option<&str>,
+        kind: EventKind,
+        detail: Value,
+    ) -> Result<(), Stop> {
+        log_event(&self.lease.run_id, &self.def.name, kind, None, &detail);
+        let update = RunUpdate {
+            status,
+            output,
+            error,
+            now: self.engine.clock.now_ms(),
+        };
+        let release = status.is_terminal();
+        Ok(self
+            .engine
+            .store
+            .set_run_logged(&self.lease, &update, kind, &detail, release)
+            .await?)
     }
 
     /// A step's new state and the event that tells of it, in one write, and the log line.

@@ -101,17 +101,14 @@ impl Driver {
             let left = at.saturating_sub(self.engine.clock.now_ms()).max(0);
             self.deadline = Some(Instant::now() + std::time::Duration::from_millis(left as u64));
         }
-        if self.paused {
-            self.set_run(RunStatus::Paused, None, None).await?;
+        let status = if self.paused {
+            RunStatus::Paused
         } else {
-            self.set_run(RunStatus::Running, None, None).await?;
-        }
-        self.event(
-            EventKind::WorkflowStarted,
-            None,
-            json!({"resumed": resumed, "paused": self.paused}),
-        )
-        .await
+            RunStatus::Running
+        };
+        let detail = json!({"resumed": resumed, "paused": self.paused});
+        self.run_logged(status, None, None, EventKind::WorkflowStarted, detail)
+            .await
     }
 
     /// The catalog to judge interrupted steps by. After a restart the children are still starting

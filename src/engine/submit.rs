@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::{EngineError, ms};
 use crate::{
-    store::{NewDefinition, NewRun, Store},
+    store::{Lease, NewDefinition, NewRun, Store},
     workflow::Definition,
 };
 
@@ -19,7 +19,7 @@ pub async fn enqueue(
 ) -> Result<String, EngineError> {
     check_input(def, input)?;
     store.put_definition(&stored(def)).await?;
-    create_run(store, def, input, priority, now).await
+    Ok(create_run(store, def, input, priority, now, None).await?.0)
 }
 
 /// A definition as the store keeps it.
@@ -32,16 +32,18 @@ pub(super) fn stored(def: &Definition) -> NewDefinition<'_> {
     }
 }
 
+/// Stores the run (and, with `claim`, its lease for that owner until that time).
 pub(super) async fn create_run(
     store: &Store,
     def: &Definition,
     input: &Value,
     priority: i64,
     now: i64,
-) -> Result<String, EngineError> {
+    claim: Option<(&str, i64)>,
+) -> Result<(String, Option<Lease>), EngineError> {
     let id = uuid::Uuid::new_v4().to_string();
     let steps: Vec<&str> = def.steps.iter().map(|s| s.name.as_str()).collect();
-    store
+    let lease = store
         .create_run(&NewRun {
             id: &id,
             workflow: &def.name,
@@ -51,9 +53,10 @@ pub(super) async fn create_run(
             deadline_at: def.timeout.map(|t| now + ms(t)),
             steps: &steps,
             now,
+            claim,
         })
         .await?;
-    Ok(id)
+    Ok((id, lease))
 }
 
 /// Checks what the `input` schema's `type: object` and `required` demand; the child validates

@@ -1,6 +1,7 @@
 //! Definitions and runs: creating, reading, the fenced state changes of a run, and control
 //! requests.
 
+use serde_json::Value;
 use sqlx::{Row, any::AnyRow};
 
 use super::{
@@ -8,7 +9,7 @@ use super::{
     StoredDefinition,
     sql::{self, TERMINAL},
 };
-use crate::report::{RunReport, RunStatus, StepReport};
+use crate::report::{EventKind, RunReport, RunStatus, StepReport};
 
 /// The columns [`run_record`] reads, in a fixed order so every run query selects the same.
 const RUN_COLUMNS: &str = "id, workflow, definition_sha, status, input, output, error, priority, \
@@ -50,11 +51,13 @@ impl Store {
 
     /// Creates a run, pending, with every step pending and no attempt, in one transaction: a run
     /// is never seen without its steps.
-    pub async fn create_run(&self, r: &NewRun<'_>) -> Result<(), StoreError> {
+    pub async fn create_run(&self, r: &NewRun<'_>) -> Result<Option<super::Lease>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        let (owner, until) = r.claim.unzip();
         sqlx::query(
             "INSERT INTO runs (id, workflow, definition_sha, status, input, priority, created_at, \
-             deadline_at, fence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)",
+             deadline_at, owner, lease_until, fence) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(r.id)
         .bind(r.workflow)
@@ -64,21 +67,32 @@ impl Store {
         .bind(r.priority)
         .bind(r.now)
         .bind(r.deadline_at)
+        .bind(owner)
+        .bind(until)
+        .bind(i64::from(r.claim.is_some()))
         .execute(&mut *tx)
         .await?;
-        for (position, name) in (0_i64..).zip(r.steps) {
-            sqlx::query(
-                "INSERT INTO steps (run_id, name, position, status, attempts) \
-                 VALUES ($1, $2, $3, 'pending', 0)",
-            )
-            .bind(r.id)
-            .bind(*name)
-            .bind(position)
-            .execute(&mut *tx)
-            .await?;
+        if !r.steps.is_empty() {
+            // One statement for every step: placeholders $2, $3 (name, position) per row.
+            let rows: Vec<String> = (0..r.steps.len())
+                .map(|i| format!("($1, ${}, ${}, 'pending', 0)", 2 * i + 2, 2 * i + 3))
+                .collect();
+            let sql = format!(
+                "INSERT INTO steps (run_id, name, position, status, attempts) VALUES {}",
+                rows.join(", ")
+            );
+            let mut insert = sqlx::query(&sql).bind(r.id);
+            for (position, name) in (0_i64..).zip(r.steps) {
+                insert = insert.bind(*name).bind(position);
+            }
+            insert.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(owner.map(|owner| super::Lease {
+            run_id: r.id.to_owned(),
+            owner: owner.to_owned(),
+            fence: 1,
+        }))
     }
 
     /// One run.
@@ -180,6 +194,46 @@ impl Store {
         .execute(&self.pool)
         .await?;
         sql::stale_unless(done.rows_affected(), lease)
+    }
+
+    /// [`Store::set_run`] and a run-level event in one transaction; with `release`, the lease is
+    /// given up in the same write (a run that has ended needs no holder).
+    pub async fn set_run_logged(
+        &self,
+        lease: &super::Lease,
+        u: &RunUpdate<'_>,
+        kind: EventKind,
+        detail: &Value,
+        release: bool,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(&format!(
+            "UPDATE runs SET status = $4, \
+             started_at = COALESCE(started_at, $5), \
+             finished_at = COALESCE(finished_at, $6), \
+             output = COALESCE($7, output), \
+             error = COALESCE($8, error){} \
+             WHERE id = $1 AND fence = $2 AND owner = $3",
+            if release {
+                ", owner = NULL, lease_until = NULL"
+            } else {
+                ""
+            }
+        ))
+        .bind(&lease.run_id)
+        .bind(lease.fence)
+        .bind(&lease.owner)
+        .bind(u.status.as_str())
+        .bind((u.status == RunStatus::Running).then_some(u.now))
+        .bind(u.status.is_terminal().then_some(u.now))
+        .bind(u.output.map(sql::json_text))
+        .bind(u.error)
+        .execute(&mut *tx)
+        .await?;
+        sql::stale_unless(done.rows_affected(), lease)?;
+        super::steps::insert_event(&mut tx, lease, kind, None, detail, u.now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Records a control request on a run that has not ended (a later request replaces an

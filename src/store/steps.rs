@@ -96,7 +96,7 @@ impl Store {
     }
 }
 
-type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+pub(super) type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
 /// The step update of [`Store::set_step`], inside a transaction that holds the fence.
 async fn update_step(tx: &mut Tx<'_>, lease: &Lease, u: &StepUpdate<'_>) -> Result<(), StoreError> {
@@ -135,7 +135,7 @@ async fn update_step(tx: &mut Tx<'_>, lease: &Lease, u: &StepUpdate<'_>) -> Resu
 }
 
 /// The event insert of [`Store::event`], inside a transaction that holds the fence.
-async fn insert_event(
+pub(super) async fn insert_event(
     tx: &mut Tx<'_>,
     lease: &Lease,
     kind: EventKind,

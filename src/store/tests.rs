@@ -45,7 +45,108 @@ both!(
     stats_count_and_average,
     size_is_reported,
     unparsable_rows_are_corrupt,
+    a_run_stored_claimed_is_driven_and_ended_in_single_writes,
 );
+
+async fn a_run_stored_claimed_is_driven_and_ended_in_single_writes(url: String) {
+    let store = store(&url).await;
+    let lease = store
+        .create_run(&NewRun {
+            id: "c1",
+            workflow: "flow",
+            definition_sha: SHA,
+            input: &json!({}),
+            priority: 0,
+            deadline_at: None,
+            steps: &["a", "b"],
+            now: 10,
+            claim: Some(("w1", 10_000)),
+        })
+        .await
+        .unwrap()
+        .expect("stored claimed");
+    assert_eq!(lease.fence, 1);
+    assert_eq!(store.lease_owners().await.unwrap(), ["w1"]);
+    // Nobody else can claim it while the lease runs.
+    assert!(
+        store
+            .claim("c1", "w2", 20, 1_000, &[])
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let steps = store.steps("c1").await.unwrap();
+    assert_eq!(
+        steps
+            .iter()
+            .map(|s| (s.name.as_str(), s.position))
+            .collect::<Vec<_>>(),
+        [("a", 0), ("b", 1)]
+    );
+
+    let mut running = step("a", StepStatus::Running, 11);
+    running.attempts = Some(1);
+    store
+        .set_step_logged(
+            &lease,
+            &running,
+            EventKind::StepStarted,
+            &json!({"attempt": 1}),
+        )
+        .await
+        .unwrap();
+    store
+        .set_run_logged(
+            &lease,
+            &run_update(RunStatus::Completed, 12),
+            EventKind::WorkflowCompleted,
+            &json!({}),
+            true,
+        )
+        .await
+        .unwrap();
+    let run = store.run("c1").await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!(
+        (run.owner, run.lease_until),
+        (None, None),
+        "released with the end"
+    );
+    let kinds: Vec<EventKind> = store
+        .events("c1", 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [EventKind::StepStarted, EventKind::WorkflowCompleted]
+    );
+    // The released lease writes nothing more.
+    assert!(is_stale(
+        store
+            .set_run_logged(
+                &lease,
+                &run_update(RunStatus::Failed, 13),
+                EventKind::WorkflowFailed,
+                &json!({}),
+                false
+            )
+            .await
+    ));
+    assert!(is_stale(
+        store
+            .set_step_logged(
+                &lease,
+                &step("b", StepStatus::Running, 13),
+                EventKind::StepStarted,
+                &json!({})
+            )
+            .await
+    ));
+    assert_eq!(store.events("c1", 0).await.unwrap().len(), 2);
+}
 
 const SHA: &str = "0f0f";
 
@@ -80,6 +181,7 @@ async fn new_run(store: &Store, id: &str, workflow: &str, priority: i64, now: i6
             deadline_at: None,
             steps: &["a", "b", "c"],
             now,
+            claim: None,
         })
         .await
         .unwrap();
@@ -172,6 +274,7 @@ async fn a_run_round_trips(url: String) {
             deadline_at: Some(9_000),
             steps: &["fetch", "send", "archive"],
             now: 1_000,
+            claim: None,
         })
         .await
         .unwrap();
