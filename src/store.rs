@@ -41,6 +41,8 @@ mod tests;
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where writes go: for SQLite a pool of one connection (see `open::connect`).
+    writer: AnyPool,
     backend: Backend,
     /// The URL with its password replaced, the only spelling of it that messages may carry.
     display_url: Arc<str>,
@@ -346,11 +348,12 @@ impl Store {
     /// connect to an existing database.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         let target = open::Target::parse(url)?;
-        let pool = open::connect(&target).await?;
-        open::migrate(&pool, &target).await?;
+        let (pool, writer) = open::connect(&target).await?;
+        open::migrate(&writer, &target).await?;
         tracing::debug!(store = %target.display, "store opened");
         Ok(Store {
             pool,
+            writer,
             backend: target.backend,
             display_url: target.display.into(),
         })
@@ -369,5 +372,6 @@ impl Store {
     /// Closes every connection; later calls fail.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }

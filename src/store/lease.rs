@@ -64,7 +64,7 @@ impl Store {
         for dead in dead_owners {
             query = query.bind(dead.as_str());
         }
-        let Some(row) = query.fetch_optional(&self.pool).await? else {
+        let Some(row) = query.fetch_optional(&self.writer).await? else {
             return Ok(None);
         };
         Ok(Some(Lease {
@@ -83,7 +83,7 @@ impl Store {
         .bind(lease.fence)
         .bind(&lease.owner)
         .bind(now.saturating_add(ttl_ms))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         sql::stale_unless(done.rows_affected(), lease)
     }
@@ -98,7 +98,7 @@ impl Store {
         .bind(&lease.run_id)
         .bind(lease.fence)
         .bind(&lease.owner)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

@@ -12,8 +12,8 @@ use sqlx::{
 
 use super::{Backend, StoreError};
 
-/// SQLite has one writer at a time: a few connections serve concurrent readers (WAL) without
-/// queueing writers behind a long pool.
+/// SQLite's readers: a few connections serve concurrent reads (WAL never blocks them on the
+/// writer, which has its own pool of one).
 const SQLITE_POOL: u32 = 6;
 /// Enough for a replica's concurrent runs without crowding a server shared by several replicas.
 const POSTGRES_POOL: u32 = 10;
@@ -88,7 +88,11 @@ impl Target {
 
 /// A pool on the target, after one direct connection has proved it reachable: the pool itself
 /// retries a refused connection until its acquire timeout and then says only "timed out".
-pub(super) async fn connect(target: &Target) -> Result<AnyPool, StoreError> {
+/// Returns the pool for reads and the pool for writes: for SQLite the writes get their own pool of
+/// one connection (SQLite has one writer at a time; several connections racing for the write lock
+/// spin in `busy_timeout` sleeps, while one connection queues writers in order, asynchronously);
+/// for PostgreSQL both are the same pool.
+pub(super) async fn connect(target: &Target) -> Result<(AnyPool, AnyPool), StoreError> {
     sqlx::any::install_default_drivers();
     let (url, size) = match target.backend {
         Backend::Sqlite => (prepare_sqlite(target).await?, SQLITE_POOL),
@@ -102,6 +106,19 @@ pub(super) async fn connect(target: &Target) -> Result<AnyPool, StoreError> {
     // Closing politely is a courtesy; the pool's own first connection is what counts.
     let _ = probe.close().await;
 
+    let reads = pool_of(target, &options, size).await?;
+    let writes = match target.backend {
+        Backend::Sqlite => pool_of(target, &options, 1).await?,
+        Backend::Postgres => reads.clone(),
+    };
+    Ok((reads, writes))
+}
+
+async fn pool_of(
+    target: &Target,
+    options: &AnyConnectOptions,
+    size: u32,
+) -> Result<AnyPool, StoreError> {
     let mut pool = AnyPoolOptions::new().max_connections(size);
     if target.backend == Backend::Sqlite {
         // sqlx's SQLite defaults already say the first two; stated here because the store relies
@@ -120,7 +137,7 @@ pub(super) async fn connect(target: &Target) -> Result<AnyPool, StoreError> {
             })
         });
     }
-    pool.connect_with(options)
+    pool.connect_with(options.clone())
         .await
         .map_err(|e| target.open_error(e))
 }

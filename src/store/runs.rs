@@ -26,7 +26,7 @@ impl Store {
         .bind(d.name)
         .bind(d.version)
         .bind(d.body)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -52,7 +52,7 @@ impl Store {
     /// Creates a run, pending, with every step pending and no attempt, in one transaction: a run
     /// is never seen without its steps.
     pub async fn create_run(&self, r: &NewRun<'_>) -> Result<Option<super::Lease>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let (owner, until) = r.claim.unzip();
         sqlx::query(
             "INSERT INTO runs (id, workflow, definition_sha, status, input, priority, created_at, \
@@ -191,7 +191,7 @@ impl Store {
         .bind(u.status.is_terminal().then_some(u.now))
         .bind(u.output.map(sql::json_text))
         .bind(u.error)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         sql::stale_unless(done.rows_affected(), lease)
     }
@@ -206,7 +206,7 @@ impl Store {
         detail: &Value,
         release: bool,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query(&format!(
             "UPDATE runs SET status = $4, \
              started_at = COALESCE(started_at, $5), \
@@ -245,7 +245,7 @@ impl Store {
         ))
         .bind(run_id)
         .bind(r.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         let row = match updated {
             Some(row) => Some(row),
@@ -253,7 +253,7 @@ impl Store {
             None => {
                 sqlx::query("SELECT status FROM runs WHERE id = $1")
                     .bind(run_id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.writer)
                     .await?
             }
         };
@@ -295,7 +295,7 @@ impl Store {
         .bind(lease.fence)
         .bind(&lease.owner)
         .bind(handled.as_str())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         sql::stale_unless(done.rows_affected(), lease)
     }

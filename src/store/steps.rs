@@ -55,7 +55,7 @@ impl Store {
     /// completions); attempts, output, error and task id change only when given. A step the run
     /// does not have is [`StoreError::Corrupt`].
     pub async fn set_step(&self, lease: &Lease, u: &StepUpdate<'_>) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sql::hold_fence(&mut tx, lease).await?;
         update_step(&mut tx, lease, u).await?;
         tx.commit().await?;
@@ -71,7 +71,7 @@ impl Store {
         kind: EventKind,
         detail: &Value,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sql::hold_fence(&mut tx, lease).await?;
         update_step(&mut tx, lease, u).await?;
         insert_event(&mut tx, lease, kind, Some(u.name), detail, u.now).await?;
@@ -88,7 +88,7 @@ impl Store {
         detail: &Value,
         now: i64,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sql::hold_fence(&mut tx, lease).await?;
         let seq = insert_event(&mut tx, lease, kind, step, detail, now).await?;
         tx.commit().await?;
