@@ -84,6 +84,16 @@ async fn a_run_stored_claimed_is_driven_and_ended_in_single_writes(url: String) 
         [("a", 0), ("b", 1)]
     );
 
+    let missing = store
+        .set_step_logged(
+            &lease,
+            &step("nope", StepStatus::Running, 11),
+            EventKind::StepStarted,
+            &json!({}),
+        )
+        .await;
+    assert!(matches!(missing, Err(StoreError::Corrupt { .. })), "{missing:?}");
+    assert!(store.events("c1", 0).await.unwrap().is_empty(), "nothing written");
     let mut running = step("a", StepStatus::Running, 11);
     running.attempts = Some(1);
     store
