@@ -92,8 +92,14 @@ async fn a_run_stored_claimed_is_driven_and_ended_in_single_writes(url: String) 
             &json!({}),
         )
         .await;
-    assert!(matches!(missing, Err(StoreError::Corrupt { .. })), "{missing:?}");
-    assert!(store.events("c1", 0).await.unwrap().is_empty(), "nothing written");
+    assert!(
+        matches!(missing, Err(StoreError::Corrupt { .. })),
+        "{missing:?}"
+    );
+    assert!(
+        store.events("c1", 0).await.unwrap().is_empty(),
+        "nothing written"
+    );
     let mut running = step("a", StepStatus::Running, 11);
     running.attempts = Some(1);
     store
