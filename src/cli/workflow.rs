@@ -15,6 +15,7 @@ use crate::{
     report::{CapabilitiesReport, RunReport, StepStatus},
     store::Request,
     tools::workflows as tools,
+    workflow::Definition,
 };
 
 mod runs;
@@ -208,16 +209,7 @@ fn list(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 async fn graph(path: &Path, name: &str, dot: bool, run: Option<&str>) -> anyhow::Result<ExitCode> {
-    let config = super::load(path)?;
-    let loaded = tools::load(&config, None);
-    let def = loaded
-        .definitions
-        .iter()
-        .find(|d| d.name == name)
-        .ok_or_else(|| Failure {
-            code: 2,
-            message: format!("no workflow `{name}` in {}", config.workflows_dir.display()),
-        })?;
+    let (_, def) = definition(path, name)?;
     let states: Option<BTreeMap<String, StepStatus>> = match run {
         Some(run) => {
             let report: RunReport = serde_json::from_value(runs::report(path, run, false).await?)?;
@@ -232,10 +224,24 @@ async fn graph(path: &Path, name: &str, dot: bool, run: Option<&str>) -> anyhow:
         None => None,
     };
     let text = if dot {
-        crate::workflow::dot(def, states.as_ref())
+        crate::workflow::dot(&def, states.as_ref())
     } else {
-        crate::workflow::mermaid(def, states.as_ref())
+        crate::workflow::mermaid(&def, states.as_ref())
     };
     output::out(&text);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The config and the loaded definition called `name` (exit 2 when there is none).
+fn definition(path: &Path, name: &str) -> anyhow::Result<(crate::config::Config, Definition)> {
+    let config = super::load(path)?;
+    let loaded = tools::load(&config, None);
+    match loaded.definitions.into_iter().find(|d| d.name == name) {
+        Some(def) => Ok((config, def)),
+        None => Err(Failure {
+            code: 2,
+            message: format!("no workflow `{name}` in {}", config.workflows_dir.display()),
+        }
+        .into()),
+    }
 }

@@ -364,13 +364,8 @@ impl Driver {
                     .observe(took.as_secs_f64() * 1000.0, f.overloaded);
                 if let Some(task_id) = &f.task_id {
                     let update = StepUpdate {
-                        name: &name,
-                        status: StepStatus::Running,
-                        attempts: None,
-                        output: None,
-                        error: None,
                         task_id: Some(task_id),
-                        now: self.engine.clock.now_ms(),
+                        ..self.step_update(&name, StepStatus::Running, None, None)
                     };
                     self.engine.store.set_step(&self.lease, &update).await?;
                 }
@@ -429,14 +424,14 @@ impl Driver {
         match request {
             Request::Pause if !self.paused && self.ending.is_none() => {
                 self.paused = true;
-                self.set_run(RunStatus::Paused, None, None).await?;
-                self.event(EventKind::WorkflowPaused, None, Value::Null)
+                let kind = EventKind::WorkflowPaused;
+                self.run_logged(RunStatus::Paused, None, None, kind, Value::Null)
                     .await?;
             }
             Request::Resume if self.paused => {
                 self.paused = false;
-                self.set_run(RunStatus::Running, None, None).await?;
-                self.event(EventKind::WorkflowResumed, None, Value::Null)
+                let kind = EventKind::WorkflowResumed;
+                self.run_logged(RunStatus::Running, None, None, kind, Value::Null)
                     .await?;
             }
             Request::Cancel if self.ending.is_none() => {
@@ -546,7 +541,19 @@ impl Driver {
         output: Option<&Value>,
         error: Option<&str>,
     ) -> Result<(), Stop> {
-        let update = StepUpdate {
+        let update = self.step_update(name, status, output, error);
+        Ok(self.engine.store.set_step(&self.lease, &update).await?)
+    }
+
+    /// A step's new state, stamped now.
+    fn step_update<'a>(
+        &self,
+        name: &'a str,
+        status: StepStatus,
+        output: Option<&'a Value>,
+        error: Option<&'a str>,
+    ) -> StepUpdate<'a> {
+        StepUpdate {
             name,
             status,
             attempts: None,
@@ -554,23 +561,7 @@ impl Driver {
             error,
             task_id: None,
             now: self.engine.clock.now_ms(),
-        };
-        Ok(self.engine.store.set_step(&self.lease, &update).await?)
-    }
-
-    pub(super) async fn set_run(
-        &self,
-        status: RunStatus,
-        output: Option<&Value>,
-        error: Option<&str>,
-    ) -> Result<(), Stop> {
-        let update = RunUpdate {
-            status,
-            output,
-            error,
-            now: self.engine.clock.now_ms(),
-        };
-        Ok(self.engine.store.set_run(&self.lease, &update).await?)
+        }
     }
 
     /// The run's new state and the event that tells of it, in one write (with the lease given up
@@ -616,15 +607,7 @@ impl Driver {
             Some(name),
             &detail,
         );
-        let update = StepUpdate {
-            name,
-            status,
-            attempts: None,
-            output,
-            error,
-            task_id: None,
-            now: self.engine.clock.now_ms(),
-        };
+        let update = self.step_update(name, status, output, error);
         Ok(self
             .engine
             .store

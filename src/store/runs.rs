@@ -171,28 +171,13 @@ impl Store {
     }
 
     /// Changes the run's state, fenced by the lease. `started_at` is set by the first `running`,
-    /// `finished_at` by the first terminal state; output and error change only when given.
+    /// `finished_at` by the first terminal state; output and error change only when given. (The
+    /// engine writes every change of a run's state with its event, [`Store::set_run_logged`].)
+    #[cfg(test)]
     pub async fn set_run(&self, lease: &super::Lease, u: &RunUpdate<'_>) -> Result<(), StoreError> {
         // One statement on the run's own row: the fence check and the write cannot be separated
         // (PostgreSQL re-checks the condition against a row a concurrent claim just changed).
-        let done = sqlx::query(
-            "UPDATE runs SET status = $4, \
-             started_at = COALESCE(started_at, $5), \
-             finished_at = COALESCE(finished_at, $6), \
-             output = COALESCE($7, output), \
-             error = COALESCE($8, error) \
-             WHERE id = $1 AND fence = $2 AND owner = $3",
-        )
-        .bind(&lease.run_id)
-        .bind(lease.fence)
-        .bind(&lease.owner)
-        .bind(u.status.as_str())
-        .bind((u.status == RunStatus::Running).then_some(u.now))
-        .bind(u.status.is_terminal().then_some(u.now))
-        .bind(u.output.map(sql::json_text))
-        .bind(u.error)
-        .execute(&self.writer)
-        .await?;
+        let done = update_run(lease, u, false).execute(&self.writer).await?;
         sql::stale_unless(done.rows_affected(), lease)
     }
 
@@ -207,29 +192,7 @@ impl Store {
         release: bool,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
-        let done = sqlx::query(&format!(
-            "UPDATE runs SET status = $4, \
-             started_at = COALESCE(started_at, $5), \
-             finished_at = COALESCE(finished_at, $6), \
-             output = COALESCE($7, output), \
-             error = COALESCE($8, error){} \
-             WHERE id = $1 AND fence = $2 AND owner = $3",
-            if release {
-                ", owner = NULL, lease_until = NULL"
-            } else {
-                ""
-            }
-        ))
-        .bind(&lease.run_id)
-        .bind(lease.fence)
-        .bind(&lease.owner)
-        .bind(u.status.as_str())
-        .bind((u.status == RunStatus::Running).then_some(u.now))
-        .bind(u.status.is_terminal().then_some(u.now))
-        .bind(u.output.map(sql::json_text))
-        .bind(u.error)
-        .execute(&mut *tx)
-        .await?;
+        let done = update_run(lease, u, release).execute(&mut *tx).await?;
         sql::stale_unless(done.rows_affected(), lease)?;
         super::steps::insert_event(&mut tx, lease, kind, None, detail, u.now).await?;
         tx.commit().await?;
@@ -299,6 +262,41 @@ impl Store {
         .await?;
         sql::stale_unless(done.rows_affected(), lease)
     }
+}
+
+/// `UPDATE runs SET <these> WHERE <fenced>`, with or without giving the lease up.
+macro_rules! run_update_sql {
+    ($release:literal) => {
+        concat!(
+            "UPDATE runs SET status = $4, started_at = COALESCE(started_at, $5), ",
+            "finished_at = COALESCE(finished_at, $6), output = COALESCE($7, output), ",
+            "error = COALESCE($8, error)",
+            $release,
+            " WHERE id = $1 AND fence = $2 AND owner = $3"
+        )
+    };
+}
+
+/// The fenced run update: `$1`–`$3` the lease, `$4`–`$8` the new state.
+fn update_run<'q>(
+    lease: &'q super::Lease,
+    u: &'q RunUpdate<'q>,
+    release: bool,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let sql = if release {
+        run_update_sql!(", owner = NULL, lease_until = NULL")
+    } else {
+        run_update_sql!("")
+    };
+    sqlx::query(sql)
+        .bind(&lease.run_id)
+        .bind(lease.fence)
+        .bind(&lease.owner)
+        .bind(u.status.as_str())
+        .bind((u.status == RunStatus::Running).then_some(u.now))
+        .bind(u.status.is_terminal().then_some(u.now))
+        .bind(u.output.map(sql::json_text))
+        .bind(u.error)
 }
 
 /// A row of [`RUN_COLUMNS`].

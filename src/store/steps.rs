@@ -126,38 +126,36 @@ impl Store {
 pub(super) type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
 /// The step update of [`Store::set_step`], inside a transaction that holds the fence.
-/// The step update, binding `$1`–`$9` (run id, name, status, started, finished, attempts,
-/// output, error, task id).
-const UPDATE_STEP: &str = "UPDATE steps SET status = $3, \
-     started_at = COALESCE(started_at, $4), \
-     finished_at = COALESCE($5, finished_at), \
-     completed_seq = CASE WHEN $3 = 'completed' AND completed_seq IS NULL \
-         THEN (SELECT COALESCE(MAX(s.completed_seq), 0) + 1 FROM steps s WHERE s.run_id = $1) \
-         ELSE completed_seq END, \
-     attempts = COALESCE($6, attempts), \
-     output = COALESCE($7, output), \
-     error = COALESCE($8, error), \
-     task_id = COALESCE($9, task_id) \
-     WHERE run_id = $1 AND name = $2";
+/// `UPDATE steps SET <the new state>`, binding `$1`–`$9` (run id, name, status, started, finished,
+/// attempts, output, error, task id); the caller adds the `WHERE`.
+macro_rules! update_step_sql {
+    () => {
+        concat!(
+            "UPDATE steps SET status = $3, started_at = COALESCE(started_at, $4), ",
+            "finished_at = COALESCE($5, finished_at), ",
+            "completed_seq = CASE WHEN $3 = 'completed' AND completed_seq IS NULL ",
+            "THEN (SELECT COALESCE(MAX(s.completed_seq), 0) + 1 FROM steps s WHERE s.run_id = $1) ",
+            "ELSE completed_seq END, ",
+            "attempts = COALESCE($6, attempts), output = COALESCE($7, output), ",
+            "error = COALESCE($8, error), task_id = COALESCE($9, task_id) "
+        )
+    };
+}
+
+/// The step update (the fence is held by the transaction).
+const UPDATE_STEP: &str = concat!(update_step_sql!(), "WHERE run_id = $1 AND name = $2");
 
 /// [`Store::set_step_logged`] on SQLite as one request to the connection's thread: the fence
 /// check, the step update and the event insert, each going ahead only if the one before changed
 /// a row (`changes()`); `$10`–`$14` are fence, owner, time, kind and detail. Three rows changed
 /// mean all three happened.
-const SQLITE_STEP_LOGGED: &str = "UPDATE runs SET fence = fence WHERE id = $1 AND fence = $10 AND owner = $11; \
-     UPDATE steps SET status = $3, \
-     started_at = COALESCE(started_at, $4), \
-     finished_at = COALESCE($5, finished_at), \
-     completed_seq = CASE WHEN $3 = 'completed' AND completed_seq IS NULL \
-         THEN (SELECT COALESCE(MAX(s.completed_seq), 0) + 1 FROM steps s WHERE s.run_id = $1) \
-         ELSE completed_seq END, \
-     attempts = COALESCE($6, attempts), \
-     output = COALESCE($7, output), \
-     error = COALESCE($8, error), \
-     task_id = COALESCE($9, task_id) \
-     WHERE run_id = $1 AND name = $2 AND changes() = 1; \
-     INSERT INTO events (run_id, at, kind, step, detail) SELECT $1, $12, $13, $2, $14 \
-     WHERE changes() = 1";
+const SQLITE_STEP_LOGGED: &str = concat!(
+    "UPDATE runs SET fence = fence WHERE id = $1 AND fence = $10 AND owner = $11; ",
+    update_step_sql!(),
+    "WHERE run_id = $1 AND name = $2 AND changes() = 1; ",
+    "INSERT INTO events (run_id, at, kind, step, detail) SELECT $1, $12, $13, $2, $14 ",
+    "WHERE changes() = 1"
+);
 
 /// Binds `$1`–`$9` of [`UPDATE_STEP`].
 fn bind_step<'q>(

@@ -59,19 +59,10 @@ async fn enqueue(
     priority: i64,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let config = load(path)?;
-    let loaded = tools::load(&config, None);
-    let def = loaded
-        .definitions
-        .iter()
-        .find(|d| d.name == name)
-        .ok_or_else(|| Failure {
-            code: 2,
-            message: format!("no workflow `{name}` in {}", config.workflows_dir.display()),
-        })?;
+    let (config, def) = super::definition(path, name)?;
     let store = Store::open(&app::store_url(&config)).await?;
     let now = crate::engine::clock::Clock::now_ms(&crate::engine::clock::SystemClock);
-    let id = crate::engine::enqueue(&store, def, &input, priority, now).await;
+    let id = crate::engine::enqueue(&store, &def, &input, priority, now).await;
     store.close().await;
     let id = id?;
     if json {
