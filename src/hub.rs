@@ -7,6 +7,7 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use rmcp::{
@@ -61,6 +62,11 @@ pub struct Hub {
     /// Connected hosts: one on stdio, any number of sessions over HTTP.
     hosts: Mutex<Vec<Peer<RoleServer>>>,
     progress: Mutex<HashMap<ProgressKey, ProgressSink>>,
+    /// Progress notifications read from a child and not yet forwarded, per token: rmcp runs
+    /// each notification on a task of its own, so a child's last progress can still be queued
+    /// when its answer (read after it) reaches the caller.
+    progress_queued: Mutex<HashMap<ProgressKey, usize>>,
+    progress_forwarded: Notify,
     surface_dirty: Notify,
 }
 
@@ -117,14 +123,54 @@ impl Hub {
 
     /// Forwards a child's progress to whoever asked for it; progress nobody asked for is dropped.
     pub async fn forward_progress(&self, child: &Arc<str>, p: ProgressNotificationParam) {
-        let target = self
-            .lock_progress()
-            .get(&(child.clone(), p.progress_token.clone()))
-            .cloned();
+        let key = (child.clone(), p.progress_token.clone());
+        let target = self.lock_progress().get(&key).cloned();
         match target {
             Some(sink) => sink.deliver(child, p).await,
             None => tracing::debug!(server = %child, "dropping progress for an unknown token"),
         }
+        let mut queued = self.lock_queued();
+        if let Some(n) = queued.get_mut(&key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                queued.remove(&key);
+            }
+        }
+        drop(queued);
+        self.progress_forwarded.notify_waiters();
+    }
+
+    /// Counts a progress notification the child's transport has just read (before rmcp hands it
+    /// to its own task): [`Self::settle_progress`] waits for it.
+    pub fn progress_read(&self, child: &Arc<str>, token: &ProgressToken) {
+        *self
+            .lock_queued()
+            .entry((child.clone(), token.clone()))
+            .or_default() += 1;
+    }
+
+    /// Waits, at most `limit`, until every progress notification read for `token` before the
+    /// call's answer has been forwarded, so the caller sees all of them before the answer.
+    pub async fn settle_progress(&self, child: &Arc<str>, token: &ProgressToken, limit: Duration) {
+        let key = (child.clone(), token.clone());
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let forwarded = self.progress_forwarded.notified();
+            if !self.lock_queued().contains_key(&key) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, forwarded).await.is_err() {
+                // A notification rmcp never delivered: forget it rather than wait for it again.
+                self.lock_queued().remove(&key);
+                return;
+            }
+        }
+    }
+
+    fn lock_queued(&self) -> std::sync::MutexGuard<'_, HashMap<ProgressKey, usize>> {
+        self.progress_queued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock_progress(&self) -> std::sync::MutexGuard<'_, HashMap<ProgressKey, ProgressSink>> {
@@ -141,5 +187,49 @@ pub struct ProgressGuard {
 impl Drop for ProgressGuard {
     fn drop(&mut self) {
         self.hub.lock_progress().remove(&self.key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_waits_for_the_progress_read_before_it_and_no_longer() {
+        let hub = Hub::new();
+        let child: Arc<str> = "c".into();
+        let token = ProgressToken(rmcp::model::NumberOrString::Number(7));
+        // Nothing read: no wait.
+        let t0 = tokio::time::Instant::now();
+        hub.settle_progress(&child, &token, Duration::from_secs(1))
+            .await;
+        assert_eq!(t0.elapsed(), Duration::ZERO);
+
+        // Read, then forwarded 30 ms later by its own task: the wait ends then.
+        hub.progress_read(&child, &token);
+        let forwarder = hub.clone();
+        let (c, t) = (child.clone(), token.clone());
+        let tasks = tokio_util::task::TaskTracker::new();
+        tasks.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            forwarder
+                .forward_progress(&c, ProgressNotificationParam::new(t, 1.0))
+                .await;
+        });
+        let t0 = tokio::time::Instant::now();
+        hub.settle_progress(&child, &token, Duration::from_secs(1))
+            .await;
+        assert_eq!(t0.elapsed(), Duration::from_millis(30));
+
+        // Read but never delivered: bounded, and forgotten after.
+        hub.progress_read(&child, &token);
+        let t0 = tokio::time::Instant::now();
+        hub.settle_progress(&child, &token, Duration::from_millis(250))
+            .await;
+        assert_eq!(t0.elapsed(), Duration::from_millis(250));
+        let t0 = tokio::time::Instant::now();
+        hub.settle_progress(&child, &token, Duration::from_millis(250))
+            .await;
+        assert_eq!(t0.elapsed(), Duration::ZERO);
     }
 }

@@ -23,6 +23,10 @@ use crate::{
     supervisor::{CallGuard, ChildHandle},
 };
 
+/// How long a call with progress waits after its answer for the child's progress read before the
+/// answer to be forwarded (rmcp forwards each on a task of its own).
+const PROGRESS_SETTLE: Duration = Duration::from_millis(250);
+
 /// Progress resets the call timeout; this caps how long a call that keeps reporting progress may
 /// run, as a multiple of the per-call timeout.
 const MAX_TOTAL_FACTOR: u32 = 20;
@@ -80,6 +84,7 @@ impl ChildDispatcher {
                 .map_progress(server.clone(), handle.progress_token.clone(), sink)
         });
         let child_request = handle.id.clone();
+        let progress_token = handle.progress_token.clone();
         let waiting_since = Instant::now();
         let outcome = tokio::select! {
             r = handle.await_response() => r.map_err(|e| RouteError::from_service(server, method, e)),
@@ -97,6 +102,14 @@ impl ChildDispatcher {
                 })
             }
         };
+        if _progress.is_some() {
+            // The child's last progress may still be on its way to the host: forward it before
+            // the answer (and before the mapping goes), so the host sees every step.
+            self.registry
+                .hub()
+                .settle_progress(server, &progress_token, PROGRESS_SETTLE)
+                .await;
+        }
         let waited = waiting_since.elapsed();
         let total = cx.started.elapsed();
         let error = match &outcome {

@@ -11,7 +11,10 @@ use std::{collections::HashSet, sync::Arc};
 
 use rmcp::{
     RoleClient,
-    model::{ClientNotification, ClientRequest, JsonRpcMessage, RequestId, ServerJsonRpcMessage},
+    model::{
+        ClientNotification, ClientRequest, JsonRpcMessage, RequestId, ServerJsonRpcMessage,
+        ServerNotification,
+    },
     service::TxJsonRpcMessage,
     transport::Transport,
 };
@@ -19,6 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, BufReader};
 
 use crate::{
     error::RouteError,
+    hub::Hub,
     wire::{
         Writer, answered_id, frame,
         lines::{LineReader, Read},
@@ -40,6 +44,8 @@ pub struct ChildTransport<R, W> {
     /// Ids of `tools/call` requests awaiting an answer: their results are read straight into
     /// the call-result type (see [`shape`]).
     calls: HashSet<RequestId>,
+    /// Told of each progress notification as it is read, in order with the answers after it.
+    hub: Arc<Hub>,
 }
 
 impl<R, W> ChildTransport<R, W>
@@ -48,8 +54,9 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     /// Reads the child's stdout and writes its stdin, refusing messages over `max` bytes.
-    pub fn new(server: Arc<str>, stdout: R, stdin: W, max: usize) -> Self {
+    pub fn new(server: Arc<str>, stdout: R, stdin: W, max: usize, hub: Arc<Hub>) -> Self {
         Self {
+            hub,
             server,
             lines: LineReader::new(BufReader::with_capacity(64 * 1024, stdout), max),
             out: Arc::new(tokio::sync::Mutex::new(stdin)),
@@ -105,6 +112,12 @@ where
                         Ok(message) => {
                             if let Some(id) = answered_id(&message) {
                                 self.calls.remove(id);
+                            }
+                            if let JsonRpcMessage::Notification(n) = &message
+                                && let ServerNotification::ProgressNotification(p) = &n.notification
+                            {
+                                self.hub
+                                    .progress_read(&self.server, &p.params.progress_token);
                             }
                             return Some(message);
                         }

@@ -127,6 +127,7 @@ impl Supervisor {
             stdout,
             stdin,
             self.settings.max_message_bytes,
+            self.hub.clone(),
         );
         let limit = self.settings.startup_timeout;
         let outcome = tokio::select! {
