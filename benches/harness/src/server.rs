@@ -182,6 +182,24 @@ pub fn rss_kib(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
+/// Samples `pid`'s VmRSS every 20 ms until `stop` fires; returns the largest.
+pub fn rss_sampler(pid: u32, stop: Arc<tokio::sync::Notify>) -> tokio::task::JoinHandle<u64> {
+    tokio::spawn(async move {
+        let mut max = 0;
+        loop {
+            if let Some((rss, _)) = rss_kib(pid) {
+                max = max.max(rss);
+            }
+            if tokio::time::timeout(Duration::from_millis(20), stop.notified())
+                .await
+                .is_ok()
+            {
+                return max;
+            }
+        }
+    })
+}
+
 /// Sum of `VmRSS` (KiB) of every descendant of `pid` (not `pid` itself).
 pub fn descendants_rss_kib(pid: u32) -> u64 {
     let Ok(dir) = std::fs::read_dir("/proc") else {

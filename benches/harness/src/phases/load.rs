@@ -15,7 +15,7 @@ use serde_json::json;
 use super::{concurrent, fleet::Fleet, sequential};
 use crate::{
     ctx::Ctx,
-    server::{descendants_rss_kib, rss_kib},
+    server::{descendants_rss_kib, rss_kib, rss_sampler},
     stats::Samples,
     target::{Kind, Via, tool_name},
 };
@@ -174,22 +174,4 @@ fn echo_args() -> JsonObject {
     let mut m = JsonObject::new();
     m.insert("message".into(), json!("benchmark payload: hello"));
     m
-}
-
-/// Samples `pid`'s VmRSS every 20 ms until `stop` fires; returns the largest.
-fn rss_sampler(pid: u32, stop: Arc<tokio::sync::Notify>) -> tokio::task::JoinHandle<u64> {
-    tokio::spawn(async move {
-        let mut max = 0;
-        loop {
-            if let Some((rss, _)) = rss_kib(pid) {
-                max = max.max(rss);
-            }
-            if tokio::time::timeout(Duration::from_millis(20), stop.notified())
-                .await
-                .is_ok()
-            {
-                return max;
-            }
-        }
-    })
 }

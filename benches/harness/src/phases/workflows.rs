@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use super::STOP_GRACE;
 use crate::{
     ctx::Ctx,
-    server::{Server, Spec, rss_kib},
+    server::{Server, Spec, rss_kib, rss_sampler},
 };
 
 /// Where the runs are kept.
@@ -544,24 +544,6 @@ fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "?".into())
-}
-
-/// Samples `pid`'s VmRSS every 20 ms until `stop` fires; returns the largest.
-fn rss_sampler(pid: u32, stop: Arc<tokio::sync::Notify>) -> tokio::task::JoinHandle<u64> {
-    tokio::spawn(async move {
-        let mut max = 0;
-        loop {
-            if let Some((rss, _)) = rss_kib(pid) {
-                max = max.max(rss);
-            }
-            if tokio::time::timeout(Duration::from_millis(20), stop.notified())
-                .await
-                .is_ok()
-            {
-                return max;
-            }
-        }
-    })
 }
 
 async fn case(ctx: &Ctx, store: Store, n: usize, pg_url: Option<&str>) -> Result<Case> {
