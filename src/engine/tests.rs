@@ -26,27 +26,12 @@ use crate::{
     },
     error::RouteError,
     report::{EventKind, RunReport, RunStatus, ServerState, StepStatus},
-    store::{Lease, Request, StepUpdate, Store, testing},
+    store::{
+        Lease, Request, StepUpdate, Store,
+        testing::{self, both},
+    },
     workflow::{Loaded, World, parse},
 };
-
-/// Runs `async fn $case(url: String)` once per backend.
-macro_rules! both {
-    ($($case:ident),+ $(,)?) => {$(
-        mod $case {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                let dir = tempfile::tempdir().unwrap();
-                super::$case(super::testing::sqlite_url(&dir).await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                super::$case(super::testing::postgres_url().await).await;
-            }
-        }
-    )+};
-}
 
 /// A tool fake. Tools (all on server `s`): `ok` returns its arguments; `slow` sleeps `ms` then
 /// returns them; `fail` is an error result; `flaky` fails until its `n`th call; `hang` waits for

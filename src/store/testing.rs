@@ -15,6 +15,26 @@ use std::{
 
 use sqlx::{Connection, Executor};
 
+/// Runs `async fn $case(url: String)` once per backend, as `$case::sqlite` and `$case::postgres`:
+/// the store's and the engine's suites are the same cases on SQLite and on PostgreSQL.
+macro_rules! both {
+    ($($case:ident),+ $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let dir = tempfile::tempdir().unwrap();
+                super::$case($crate::store::testing::sqlite_url(&dir).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                super::$case($crate::store::testing::postgres_url().await).await;
+            }
+        }
+    )+};
+}
+pub(crate) use both;
+
 /// The server every test of this process shares, or why there is none.
 static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
 

@@ -7,27 +7,9 @@ use tokio::task::JoinSet;
 
 use super::{
     Backend, Lease, NewDefinition, NewRun, Request, RunFilter, RunUpdate, StepUpdate, Store,
-    StoreError, testing,
+    StoreError, testing, testing::both,
 };
 use crate::report::{EventKind, RunStatus, StepReport, StepStatus};
-
-/// Runs `async fn $case(url: String)` once per backend, as `$case::sqlite` and `$case::postgres`.
-macro_rules! both {
-    ($($case:ident),+ $(,)?) => {$(
-        mod $case {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                let dir = tempfile::tempdir().unwrap();
-                super::$case(super::testing::sqlite_url(&dir).await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                super::$case(super::testing::postgres_url().await).await;
-            }
-        }
-    )+};
-}
 
 both!(
     migrations_are_idempotent,
