@@ -52,7 +52,11 @@ impl Driver {
         for i in 0..self.status.len() {
             let name = self.def.steps[i].name.clone();
             match self.status[i] {
-                StepStatus::Running if safe_to_repeat(&self.def.steps[i], &catalog) => {
+                StepStatus::Running
+                    if catalog
+                        .as_ref()
+                        .is_some_and(|c| safe_to_repeat(&self.def.steps[i], c)) =>
+                {
                     self.status[i] = StepStatus::Pending;
                     self.set_step(&name, StepStatus::Pending, None, None)
                         .await?;
@@ -114,7 +118,11 @@ impl Driver {
     /// The catalog to judge interrupted steps by. After a restart the children are still starting
     /// and list no tools yet, which would make every step look unsafe to repeat: wait (bounded)
     /// until the servers of the running steps have settled.
-    async fn catalog_for_running_steps(&self) -> Catalog {
+    /// `None` when no step was running (a fresh run: every run's start, so no catalog is built).
+    async fn catalog_for_running_steps(&self) -> Option<Catalog> {
+        if !self.status.contains(&StepStatus::Running) {
+            return None;
+        }
         let catalog = self.engine.caller.catalog();
         let mut servers: Vec<String> = Vec::new();
         for (i, status) in self.status.iter().enumerate() {
@@ -134,12 +142,12 @@ impl Driver {
             }
         }
         if servers.is_empty() {
-            return catalog;
+            return Some(catalog);
         }
         for server in &servers {
             self.engine.caller.wait_settled(server, SETTLE_LIMIT).await;
         }
-        self.engine.caller.catalog()
+        Some(self.engine.caller.catalog())
     }
 
     /// Which server ran each completed step, from the events (a capability step's compensation
