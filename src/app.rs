@@ -9,7 +9,9 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     config::{Config, watch::ConfigWatch},
     dispatch::{Caller, ToolCaller, child::ChildDispatcher},
+    artifacts::Artifacts,
     engine::{Definitions, Engine, Limits, clock::SystemClock},
+    jobs::{self, Jobs},
     mcp::Services,
     registry::Registry,
     report::StatusReport,
@@ -17,6 +19,7 @@ use crate::{
     tools::{
         Router, Sources, ToolSource,
         children::Children,
+        jobs::JobTools,
         own::{self, Admin, Own},
         unified::{Unified, UnifiedSource},
         workflows::{self, Workflows},
@@ -28,6 +31,7 @@ pub struct App {
     services: Arc<Services>,
     unified: Arc<Unified>,
     engine: Arc<Engine>,
+    jobs: Arc<Jobs>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
 }
@@ -42,6 +46,15 @@ impl App {
         let shutdown = CancellationToken::new();
         let unified = Arc::new(Unified::new(&config));
         let limits = Limits::of(&config.settings);
+        let artifacts = Artifacts::new(
+            store.clone(),
+            config
+                .jobs
+                .artifacts_dir
+                .clone()
+                .unwrap_or_else(|| crate::paths::artifacts_dir(&config.path)),
+        );
+        let jobs_config = config.jobs.clone();
         let registry = Registry::new(config, tracker.clone(), shutdown.clone());
         let children = Arc::new(ChildDispatcher::new(registry.clone()));
         let router = Router::new(children.clone());
@@ -53,9 +66,28 @@ impl App {
             tracker.clone(),
             shutdown.clone(),
         );
+        let jobs = Jobs::new(jobs::Parts {
+            artifacts,
+            caller: router.clone(),
+            engine: engine.clone(),
+            clock: Arc::new(SystemClock),
+            config: jobs_config,
+            lease_ttl: limits.lease_ttl,
+            tracker: tracker.clone(),
+            shutdown: shutdown.clone(),
+        });
         let vendors: Arc<dyn ToolCaller> = children.clone();
+        let has_workflows = {
+            let engine = engine.clone();
+            Arc::new(move || !engine.definitions().is_empty())
+        };
         let list: Vec<Arc<dyn ToolSource>> = vec![
-            Arc::new(Own::new(registry.clone(), unified.clone(), engine.clone())),
+            Arc::new(Own::new(
+                registry.clone(),
+                unified.clone(),
+                engine.clone(),
+                jobs.clone(),
+            )),
             Arc::new(Admin::new(registry.clone())),
             Arc::new(UnifiedSource::new(
                 unified.clone(),
@@ -63,24 +95,38 @@ impl App {
                 vendors,
             )),
             Arc::new(Workflows::new(engine.clone())),
+            Arc::new(JobTools::new(jobs.clone(), has_workflows)),
             Arc::new(Children::new(registry.clone(), children.clone())),
         ];
         let sources = Sources::new(list);
         router.set_sources(sources.clone());
+        jobs.set_tools(Arc::new(sources.clone()));
+        let hub = registry.hub().clone();
+        jobs.artifacts().set_on_change(Arc::new(move || {
+            // Hosts re-list resources: every artifact is one.
+            for host in hub.hosts() {
+                tokio::spawn(async move {
+                    let _ = host.notify_resource_list_changed().await;
+                });
+            }
+        }));
         registry.start(sources.reserved());
         let app = Self {
             services: Arc::new(Services {
                 registry,
                 children,
                 sources,
+                jobs: jobs.clone(),
             }),
             unified,
             engine,
+            jobs,
             tracker,
             shutdown,
         };
         reload_workflows(&app.services, &app.engine, false).await;
         app.engine.start();
+        app.jobs.start();
         app.watch_workflows();
         Ok(app)
     }
@@ -97,7 +143,7 @@ impl App {
 
     /// The status report, as `orchestrator_status` gives it.
     pub async fn status(&self) -> StatusReport {
-        own::full_status(self.registry(), &self.unified, &self.engine).await
+        own::full_status(self.registry(), &self.unified, &self.engine, &self.jobs).await
     }
 
     /// Reloads the workflows on edits of the dir and on config reloads.
@@ -110,6 +156,7 @@ impl App {
             .ok();
         let services = self.services.clone();
         let engine = self.engine.clone();
+        let jobs = self.jobs.clone();
         let stop = self.shutdown.clone();
         let handle = self.registry().config_handle();
         self.tracker.spawn(async move {
@@ -125,6 +172,7 @@ impl App {
                         if Arc::ptr_eq(&now, &seen) {
                             continue;
                         }
+                        jobs.set_config(now.jobs.clone());
                         seen = now;
                     }
                 }

@@ -13,7 +13,7 @@ pub(crate) mod watch;
 use std::path::{Path, PathBuf};
 
 pub use types::{
-    Adapter, BreakerConfig, Config, Launch, PinPolicy, Remote, ResourceLimits, ServerSpec,
+    Adapter, BreakerConfig, Config, JobTarget, JobType, JobsConfig, Launch, PinPolicy, Remote, ResourceLimits, ServerSpec,
     Settings, Transport, UnifiedTool,
 };
 pub use validate::Lookup;

@@ -32,6 +32,8 @@ mod submit;
 mod tests;
 
 pub use definitions::Definitions;
+pub use owner::Owner;
+pub use step::step_result;
 pub use submit::enqueue;
 
 use std::{
@@ -54,7 +56,6 @@ use crate::{
     workflow::Definition,
 };
 use clock::Clock;
-use owner::Owner;
 use submit::{check_input, create_run, stored};
 
 /// What can go wrong when asking the engine for something.
@@ -119,6 +120,8 @@ pub struct Submit {
     pub priority: i64,
     /// Where per-step progress goes (a host's `workflow__*` call with a progress token).
     pub progress: Option<ProgressSink>,
+    /// The run's id, when the caller has one already (a workflow job's run is the job's id).
+    pub id: Option<String>,
 }
 
 /// How often a waiter re-reads a run that no driver here signals (another replica drives it).
@@ -199,6 +202,11 @@ impl Engine {
         &self.store
     }
 
+    /// This process as a lease owner.
+    pub fn owner(&self) -> &Owner {
+        &self.owner
+    }
+
     /// The loaded definitions.
     pub fn definitions(&self) -> Arc<Definitions> {
         self.defs.load_full()
@@ -231,8 +239,16 @@ impl Engine {
         let now = self.clock.now_ms();
         let until = now + ms(self.limits.lease_ttl);
         let claim = permit.as_ref().map(|_| (self.owner.id(), until));
-        let (id, lease) =
-            create_run(&self.store, &def, &input, options.priority, now, claim).await?;
+        let (id, lease) = create_run(
+            &self.store,
+            options.id,
+            &def,
+            &input,
+            options.priority,
+            now,
+            claim,
+        )
+        .await?;
         if let Some(p) = options.progress {
             // The run id first: a host that gives up early can still cancel or look the run up.
             p.report(

@@ -17,12 +17,12 @@
 //! | layer | modules | job |
 //! |---|---|---|
 //! | 0 leaves | `report`, `backoff`, `secrets`, `naming`, `join`, `shutdown`, `telemetry`, `paths`, `error`, `metrics`, `pgroup`, `reaper`, `hub` | shared types, the error mapping, helpers with no other dependency |
-//! | 1 config | `config`, `client`, `store`, `workflow` | `mcp_servers.json` raw → validated; the SDK (which sees only `report`); the durable store; workflow files raw → validated graph |
+//! | 1 config | `config`, `client`, `store`, `workflow`, `artifacts` | `mcp_servers.json` raw → validated; the SDK (which sees only `report`); the durable store; workflow files raw → validated graph; the artifact registry and its content |
 //! | 2 wire | `wire` | JSON-RPC framing on byte streams, the host transport |
 //! | 3 supervisor | `supervisor` | one task per child: process, connection, health, restarts |
 //! | 4 registry | `registry` | the children, their merged surface, pins, reload |
 //! | 5 dispatch | `dispatch` | the `ToolCaller` seam and the child dispatcher behind it |
-//! | 6 engine | `engine` | workflow runs over `ToolCaller` and the store: scheduling, retries, sagas, resume |
+//! | 6 engine | `engine`, `jobs` | workflow runs over `ToolCaller` and the store: scheduling, retries, sagas, resume; jobs: durable single runs, their pool and the external service contract |
 //! | 7 tool sources | `tools` | the table of host-facing tools: own, unified, workflows, children |
 //! | 8 serving | `mcp` | the MCP server a session talks to |
 //! | 9 transports | `transport` | the control socket and streamable HTTP |
@@ -35,6 +35,8 @@ pub mod report;
 
 #[cfg(feature = "server")]
 mod app;
+#[cfg(feature = "server")]
+mod artifacts;
 #[cfg(feature = "server")]
 mod backoff;
 #[cfg(feature = "server")]
@@ -49,6 +51,8 @@ mod engine;
 mod error;
 #[cfg(feature = "server")]
 mod hub;
+#[cfg(feature = "server")]
+mod jobs;
 #[cfg(feature = "server")]
 mod join;
 #[cfg(feature = "server")]

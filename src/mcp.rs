@@ -24,7 +24,11 @@ use rmcp::{
 };
 use tokio::time::Instant;
 
+mod artifacts;
+
 use crate::{
+    artifacts::SCHEME,
+    jobs::Jobs,
     dispatch::{
         CallContext, Caller,
         child::{ChildDispatcher, unexpected},
@@ -62,6 +66,8 @@ pub struct Services {
     pub children: Arc<ChildDispatcher>,
     /// The host-facing tools.
     pub sources: Sources,
+    /// Jobs and the artifact registry (every artifact is a resource too).
+    pub jobs: Arc<Jobs>,
 }
 
 /// The host-facing MCP server: one per session.
@@ -292,9 +298,9 @@ impl ServerHandler for OrchestratorServer {
         _req: Option<PaginatedRequestParams>,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        Ok(ListResourcesResult::with_all_items(
-            self.current_surface().await.resources.clone(),
-        ))
+        let mut resources = self.current_surface().await.resources.clone();
+        resources.extend(artifacts::list(self.services.jobs.artifacts()).await);
+        Ok(ListResourcesResult::with_all_items(resources))
     }
 
     async fn list_resource_templates(
@@ -313,6 +319,10 @@ impl ServerHandler for OrchestratorServer {
         cx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
         let started = Instant::now();
+        if let Some(id) = req.uri.strip_prefix(SCHEME) {
+            let read = artifacts::read(self.services.jobs.artifacts(), &req.uri, id).await?;
+            return Ok(ReadResourceResponse::Complete(read));
+        }
         let owner = self.resource_owner(&req.uri)?;
         let request = ClientRequest::ReadResourceRequest(Request::new(req));
         self.forward(

@@ -50,6 +50,19 @@ pub fn store_url(config: &Path) -> String {
     format!("sqlite://{}", file.display())
 }
 
+/// The default directory of artifact content for a config: beside the store, named like it.
+pub fn artifacts_dir(config: &Path) -> PathBuf {
+    state_file(config, "artifacts").unwrap_or_else(|| {
+        runtime_dir().join(format!(
+            "{}.artifacts",
+            socket_path(config)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ))
+    })
+}
+
 fn state_file(config: &Path, suffix: &str) -> Option<PathBuf> {
     let base = std::env::var_os("XDG_STATE_HOME")
         .filter(|v| !v.is_empty())

@@ -3,12 +3,17 @@
 //! with or without the `server` feature, so the client SDK shares them without compiling the
 //! orchestrator.
 
+#[macro_use]
 mod workflow;
+mod jobs;
 
 use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
+pub use jobs::{
+    ArtifactKind, ArtifactReport, JobKind, JobReport, JobStatus, JobsReport, Lineage, ServiceReport,
+};
 pub use workflow::{
     DefinitionEntry, EventKind, EventReport, RunFailure, RunReport, RunStatus, StepReport,
     StepStatus, WorkflowRun, WorkflowsReport,
@@ -132,6 +137,9 @@ pub struct StatusReport {
     /// Workflow definitions and runs, when workflows are configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflows: Option<WorkflowsReport>,
+    /// Job types, jobs and artifacts, when jobs are configured or have run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<JobsReport>,
 }
 
 /// One server's line in the report.
@@ -247,6 +255,9 @@ impl StatusReport {
         }
         if let Some(w) = &self.workflows {
             out.push_str(&w.to_text());
+        }
+        if let Some(j) = &self.jobs {
+            out.push_str(&j.to_text());
         }
         out
     }

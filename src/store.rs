@@ -1,4 +1,5 @@
-//! The durable store of workflow runs: definitions, runs, their steps and their events, in SQLite
+//! The durable store of workflow runs (definitions, runs, their steps and their events), jobs and
+//! artifacts, in SQLite
 //! (embedded, the default: one file, nothing to start) or PostgreSQL (several replicas share one).
 //!
 //! One set of portable queries serves both backends through sqlx's `Any` driver; only the schema
@@ -26,6 +27,11 @@ use sqlx::AnyPool;
 
 use crate::report::{RunFailure, RunStatus, StepStatus};
 
+pub use artifacts::ArtifactFilter;
+pub use jobs::{Claimable, JobFilter, NewJob};
+
+mod artifacts;
+mod jobs;
 mod lease;
 mod open;
 mod runs;
@@ -367,6 +373,13 @@ impl Store {
     /// The store's URL with any password replaced by `***`.
     pub fn display_url(&self) -> &str {
         &self.display_url
+    }
+
+    /// Whether the database answers (one trivial query through the writer, so a read-only or
+    /// locked SQLite file shows too).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.writer).await?;
+        Ok(())
     }
 
     /// Closes every connection; later calls fail.

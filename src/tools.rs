@@ -9,6 +9,7 @@
 //! reason.
 
 pub mod children;
+pub mod jobs;
 pub mod own;
 pub mod unified;
 pub mod workflows;
@@ -90,6 +91,12 @@ impl Sources {
     }
 }
 
+impl crate::jobs::ToolIndex for Sources {
+    fn tool(&self, name: &str) -> Option<Tool> {
+        self.tools(Caller::Host).into_iter().find(|t| t.name == name)
+    }
+}
+
 /// The [`ToolCaller`] workflows call through: a child's own tool goes to the children, a
 /// host-facing name through the table of sources exactly as a host's call would (so unified
 /// tools' fallback and other workflows are steps too). The table is set once it is built, since
@@ -141,6 +148,32 @@ impl ToolCaller for Router {
     fn wait_settled<'a>(&'a self, server: &'a str, limit: Duration) -> BoxFuture<'a, ()> {
         self.children.wait_settled(server, limit)
     }
+}
+
+/// A tool's answer: `text` for people and models, `value` as its structured content.
+pub(crate) fn answer(text: String, value: serde_json::Value, is_error: bool) -> CallOutcome {
+    use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
+    let mut result = if is_error {
+        CallToolResult::error(vec![ContentBlock::text(text)])
+    } else {
+        CallToolResult::success(vec![ContentBlock::text(text)])
+    };
+    result.structured_content = Some(value);
+    CallToolResponse::Complete(result)
+}
+
+/// The string argument `key`, required.
+pub(crate) fn string(args: &JsonObject, key: &str) -> Result<String, RouteError> {
+    args.get(key)
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| RouteError::InvalidParams(format!("`{key}` (a string) is required")))
+}
+
+/// An object schema with `properties` and `required`, as tools declare their input.
+pub(crate) fn object_schema(properties: serde_json::Value, required: &[&str]) -> Arc<JsonObject> {
+    let v = serde_json::json!({"type": "object", "properties": properties, "required": required});
+    Arc::new(v.as_object().cloned().unwrap_or_default())
 }
 
 /// An object schema with no properties: the input of tools that take no arguments.

@@ -4,3 +4,4 @@
 
 pub mod control;
 pub mod http;
+pub mod rest;

@@ -32,6 +32,44 @@ pub struct RawFile {
     /// Where workflow definitions live.
     #[serde(default)]
     pub workflows: Option<Value>,
+    /// Job types and the job worker pool.
+    #[serde(default)]
+    pub jobs: Option<Value>,
+}
+
+/// The `jobs` object.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJobs {
+    /// Job type name → what it runs. Kept raw so an error names the type it is in.
+    #[serde(default)]
+    pub types: Map<String, Value>,
+    /// Jobs run at once.
+    pub max_concurrent: Option<u32>,
+    /// Seconds a finished job is kept.
+    pub ttl: Option<f64>,
+    /// Seconds between health checks of external services.
+    pub health_interval: Option<f64>,
+    /// Where artifact content is kept (replicas share one directory).
+    pub artifacts_dir: Option<String>,
+}
+
+/// One job type.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJobType {
+    /// A host-facing tool.
+    pub tool: Option<String>,
+    /// A workflow definition.
+    pub workflow: Option<String>,
+    /// An external service's base URL.
+    pub service_url: Option<String>,
+    /// Seconds one run may take.
+    pub timeout: Option<f64>,
+    /// Whether running it twice does no harm (a restart may then repeat it).
+    pub idempotent: Option<bool>,
+    /// What it does, for `services list`.
+    pub description: Option<String>,
 }
 
 /// The `workflows` object.

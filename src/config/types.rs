@@ -95,6 +95,59 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// The directory of workflow files (`workflows.dir`, default `workflows/` beside the config).
     pub workflows_dir: PathBuf,
+    /// Job types and the job worker pool (`jobs`).
+    pub jobs: JobsConfig,
+}
+
+/// The `jobs` section, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobsConfig {
+    /// Job type name → what it runs, sorted by name.
+    pub types: BTreeMap<String, JobType>,
+    /// Jobs run at once by one process.
+    pub max_concurrent: usize,
+    /// How long a finished job is kept (a submission may ask for less or more).
+    pub ttl: Duration,
+    /// Time between health checks of external services.
+    pub health_interval: Duration,
+    /// Where artifact content is kept (`None`: the state dir, beside the store).
+    pub artifacts_dir: Option<PathBuf>,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            types: BTreeMap::new(),
+            max_concurrent: 16,
+            ttl: Duration::from_secs(7 * 86_400),
+            health_interval: Duration::from_secs(30),
+            artifacts_dir: None,
+        }
+    }
+}
+
+/// One job type: exactly one target, and how to run it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobType {
+    /// What it runs.
+    pub target: JobTarget,
+    /// How long one run may take (`None`: the target's own limits).
+    pub timeout: Option<Duration>,
+    /// Safe to run twice: after a crash mid-run it is run again rather than failed.
+    pub idempotent: bool,
+    /// What it does.
+    pub description: Option<String>,
+}
+
+/// What a job type runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobTarget {
+    /// A host-facing tool name.
+    Tool(String),
+    /// A workflow definition name.
+    Workflow(String),
+    /// An external service by its base URL (`POST {url}/execute`, `GET {url}/health`).
+    Service(String),
 }
 
 impl Config {

@@ -9,6 +9,7 @@ use std::{path::PathBuf, time::Duration};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+mod jobs;
 mod routing;
 mod server;
 mod settings;
@@ -51,7 +52,9 @@ pub fn validate(path: PathBuf, raw: RawFile, env: Lookup<'_>) -> Result<Config, 
 
     let routing = v.routing(raw.routing, &servers)?;
     let workflows_dir = v.workflows_dir(raw.workflows)?;
+    let jobs = v.jobs(raw.jobs)?;
     Ok(Config {
+        jobs,
         path,
         servers,
         routing,

@@ -19,7 +19,9 @@ pub async fn enqueue(
 ) -> Result<String, EngineError> {
     check_input(def, input)?;
     store.put_definition(&stored(def)).await?;
-    Ok(create_run(store, def, input, priority, now, None).await?.0)
+    Ok(create_run(store, None, def, input, priority, now, None)
+        .await?
+        .0)
 }
 
 /// A definition as the store keeps it.
@@ -32,16 +34,18 @@ pub(super) fn stored(def: &Definition) -> NewDefinition<'_> {
     }
 }
 
-/// Stores the run (and, with `claim`, its lease for that owner until that time).
+/// Stores the run under `id` (a new UUID when `None`), and with `claim`, its lease for that
+/// owner until that time.
 pub(super) async fn create_run(
     store: &Store,
+    id: Option<String>,
     def: &Definition,
     input: &Value,
     priority: i64,
     now: i64,
     claim: Option<(&str, i64)>,
 ) -> Result<(String, Option<Lease>), EngineError> {
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let steps: Vec<&str> = def.steps.iter().map(|s| s.name.as_str()).collect();
     let lease = store
         .create_run(&NewRun {

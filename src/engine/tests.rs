@@ -406,6 +406,7 @@ steps:
                     Submit {
                         priority,
                         progress: None,
+                        id: None,
                     },
                 )
                 .await

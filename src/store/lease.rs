@@ -1,4 +1,5 @@
-//! Leases: which runs are free to drive, taking one (bumping its fence), renewing and releasing.
+//! Leases: which runs (or jobs: the same columns, the same rules) are free to drive, taking one
+//! (bumping its fence), renewing and releasing.
 //!
 //! A run is claimable when it has not ended and its lease is free (no owner or no expiry),
 //! expired (`lease_until < now`), or held by an owner the caller knows is dead. A claim is one
@@ -7,17 +8,26 @@
 
 use super::{Lease, Store, StoreError, sql};
 
+/// The tables whose rows are leased.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Leased {
+    Runs,
+    Jobs,
+}
+
+impl Leased {
+    const fn table(self) -> &'static str {
+        match self {
+            Self::Runs => "runs",
+            Self::Jobs => "jobs",
+        }
+    }
+}
+
 impl Store {
     /// The distinct owners holding leases on runs that have not ended.
     pub async fn lease_owners(&self) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT DISTINCT owner FROM runs WHERE owner IS NOT NULL \
-             AND status NOT IN {} ORDER BY owner",
-            sql::TERMINAL
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|row| sql::text(row, "owner")).collect()
+        self.lease_owners_in(Leased::Runs).await
     }
 
     /// Ids of runs a worker may claim now (see the module doc), highest priority first, then
@@ -28,16 +38,8 @@ impl Store {
         dead_owners: &[String],
         limit: u32,
     ) -> Result<Vec<String>, StoreError> {
-        let text = format!(
-            "SELECT id FROM runs WHERE {} ORDER BY priority DESC, created_at ASC, id ASC LIMIT $2",
-            claimable_condition(1, 3, dead_owners.len())
-        );
-        let mut query = sqlx::query(&text).bind(now).bind(i64::from(limit));
-        for owner in dead_owners {
-            query = query.bind(owner.as_str());
-        }
-        let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(|row| sql::text(row, "id")).collect()
+        self.claimable_in(Leased::Runs, now, dead_owners, limit)
+            .await
     }
 
     /// Takes the lease on a run for `ttl_ms` when it is claimable, incrementing its fence.
@@ -51,9 +53,68 @@ impl Store {
         ttl_ms: i64,
         dead_owners: &[String],
     ) -> Result<Option<Lease>, StoreError> {
+        self.claim_in(Leased::Runs, run_id, owner, now, ttl_ms, dead_owners)
+            .await
+    }
+
+    /// Extends the lease to `now + ttl_ms`; [`StoreError::StaleLease`] when it is no longer ours.
+    pub async fn renew(&self, lease: &Lease, now: i64, ttl_ms: i64) -> Result<(), StoreError> {
+        self.renew_in(Leased::Runs, lease, now, ttl_ms).await
+    }
+
+    /// Gives the lease up, if it is still ours (a lease already taken over is not an error: it
+    /// is released either way).
+    pub async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
+        self.release_in(Leased::Runs, lease).await
+    }
+}
+
+impl Store {
+    pub(super) async fn lease_owners_in(&self, t: Leased) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT DISTINCT owner FROM {} WHERE owner IS NOT NULL \
+             AND status NOT IN {} ORDER BY owner",
+            t.table(),
+            sql::TERMINAL
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| sql::text(row, "owner")).collect()
+    }
+
+    pub(super) async fn claimable_in(
+        &self,
+        t: Leased,
+        now: i64,
+        dead_owners: &[String],
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
         let text = format!(
-            "UPDATE runs SET owner = $2, lease_until = $3, fence = fence + 1 \
+            "SELECT id FROM {} WHERE {} ORDER BY priority DESC, created_at ASC, id ASC LIMIT $2",
+            t.table(),
+            claimable_condition(1, 3, dead_owners.len())
+        );
+        let mut query = sqlx::query(&text).bind(now).bind(i64::from(limit));
+        for owner in dead_owners {
+            query = query.bind(owner.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(|row| sql::text(row, "id")).collect()
+    }
+
+    pub(super) async fn claim_in(
+        &self,
+        t: Leased,
+        run_id: &str,
+        owner: &str,
+        now: i64,
+        ttl_ms: i64,
+        dead_owners: &[String],
+    ) -> Result<Option<Lease>, StoreError> {
+        let text = format!(
+            "UPDATE {} SET owner = $2, lease_until = $3, fence = fence + 1 \
              WHERE id = $1 AND {} RETURNING fence",
+            t.table(),
             claimable_condition(4, 5, dead_owners.len())
         );
         let mut query = sqlx::query(&text)
@@ -74,11 +135,17 @@ impl Store {
         }))
     }
 
-    /// Extends the lease to `now + ttl_ms`; [`StoreError::StaleLease`] when it is no longer ours.
-    pub async fn renew(&self, lease: &Lease, now: i64, ttl_ms: i64) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE runs SET lease_until = $4 WHERE id = $1 AND fence = $2 AND owner = $3",
-        )
+    pub(super) async fn renew_in(
+        &self,
+        t: Leased,
+        lease: &Lease,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(&format!(
+            "UPDATE {} SET lease_until = $4 WHERE id = $1 AND fence = $2 AND owner = $3",
+            t.table()
+        ))
         .bind(&lease.run_id)
         .bind(lease.fence)
         .bind(&lease.owner)
@@ -88,13 +155,12 @@ impl Store {
         sql::stale_unless(done.rows_affected(), lease)
     }
 
-    /// Gives the lease up, if it is still ours (a lease already taken over is not an error: it
-    /// is released either way).
-    pub async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE runs SET owner = NULL, lease_until = NULL \
+    pub(super) async fn release_in(&self, t: Leased, lease: &Lease) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "UPDATE {} SET owner = NULL, lease_until = NULL \
              WHERE id = $1 AND fence = $2 AND owner = $3",
-        )
+            t.table()
+        ))
         .bind(&lease.run_id)
         .bind(lease.fence)
         .bind(&lease.owner)
@@ -106,7 +172,7 @@ impl Store {
 
 /// The SQL condition for a claimable run: `$now` is placeholder `now`, the dead owners are
 /// `dead` placeholders from `first_dead` on.
-fn claimable_condition(now: usize, first_dead: usize, dead: usize) -> String {
+pub(super) fn claimable_condition(now: usize, first_dead: usize, dead: usize) -> String {
     let mut free = format!("owner IS NULL OR lease_until IS NULL OR lease_until < ${now}");
     if dead > 0 {
         let list: Vec<String> = (first_dead..first_dead + dead)

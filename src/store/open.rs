@@ -25,16 +25,22 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The schema, per dialect, embedded so the binary needs no files beside it. Append only: an
 /// applied migration's text is checksummed, and changing it makes every existing store refuse.
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        "jobs_artifacts",
+        include_str!("../../migrations/sqlite/0002_jobs_artifacts.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        "jobs_artifacts",
+        include_str!("../../migrations/postgres/0002_jobs_artifacts.sql"),
+    ),
+];
 
 /// A parsed store URL. Deliberately not `Debug`: `url` holds the password.
 pub(super) struct Target {

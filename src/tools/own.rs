@@ -14,6 +14,7 @@ use super::{ToolSource, no_arguments};
 use crate::{
     dispatch::{BoxFuture, CallContext, CallOutcome, Caller},
     engine::Engine,
+    jobs::Jobs,
     error::RouteError,
     registry::Registry,
     report::{CapabilitiesReport, ServerCapabilities, StatusReport, ToolEntry},
@@ -53,6 +54,7 @@ pub fn status_report(registry: &Registry, unified: &Unified) -> StatusReport {
         config_error: registry.config_error(),
         unified: unified.metrics(),
         workflows: None,
+        jobs: None,
     }
 }
 
@@ -119,22 +121,39 @@ pub struct Own {
     registry: Arc<Registry>,
     unified: Arc<Unified>,
     engine: Arc<Engine>,
+    jobs: Arc<Jobs>,
 }
 
 impl Own {
-    /// The own tools, reporting on `registry`, the unified tools' state and the workflows.
-    pub fn new(registry: Arc<Registry>, unified: Arc<Unified>, engine: Arc<Engine>) -> Self {
+    /// The own tools, reporting on `registry`, the unified tools' state, the workflows and the
+    /// jobs.
+    pub fn new(
+        registry: Arc<Registry>,
+        unified: Arc<Unified>,
+        engine: Arc<Engine>,
+        jobs: Arc<Jobs>,
+    ) -> Self {
         Self {
             registry,
             unified,
             engine,
+            jobs,
         }
     }
 }
 
-/// The status report with its `workflows` section (when workflows are configured or have run).
-pub async fn full_status(registry: &Registry, unified: &Unified, engine: &Engine) -> StatusReport {
+/// The status report with its `workflows` and `jobs` sections (each when configured or used).
+pub async fn full_status(
+    registry: &Registry,
+    unified: &Unified,
+    engine: &Engine,
+    jobs: &Jobs,
+) -> StatusReport {
     let mut report = status_report(registry, unified);
+    let j = jobs.status().await;
+    if !j.types.is_empty() || !j.totals.is_empty() || j.artifacts > 0 {
+        report.jobs = Some(j);
+    }
     let workflows = engine.status().await;
     if !workflows.definitions.is_empty()
         || !workflows.errors.is_empty()
@@ -166,7 +185,7 @@ impl ToolSource for Own {
     ) -> BoxFuture<'a, Result<CallOutcome, RouteError>> {
         Box::pin(async move {
             let (text, value) = if name == STATUS {
-                let report = full_status(&self.registry, &self.unified, &self.engine).await;
+                let report = full_status(&self.registry, &self.unified, &self.engine, &self.jobs).await;
                 (report.to_text(), serde_json::to_value(&report))
             } else {
                 let report = capabilities(&self.registry);

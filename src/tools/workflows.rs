@@ -7,11 +7,11 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolResponse, CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations,
+    JsonObject, Tool, ToolAnnotations,
 };
 use serde_json::{Value, json};
 
-use super::ToolSource;
+use super::{ToolSource, answer, string};
 use crate::{
     dispatch::{BoxFuture, CallContext, CallOutcome, Caller},
     engine::{Engine, EngineError, Submit},
@@ -60,6 +60,7 @@ impl Workflows {
         let options = Submit {
             priority: 0,
             progress: cx.progress.clone(),
+            id: None,
         };
         let run_id = self
             .engine
@@ -107,6 +108,7 @@ impl Workflows {
             let options = Submit {
                 priority,
                 progress: None,
+                id: None,
             };
             let run_id = self
                 .engine
@@ -207,23 +209,6 @@ impl ToolSource for Workflows {
     }
 }
 
-fn answer(text: String, value: Value, is_error: bool) -> CallOutcome {
-    let mut result = if is_error {
-        CallToolResult::error(vec![ContentBlock::text(text)])
-    } else {
-        CallToolResult::success(vec![ContentBlock::text(text)])
-    };
-    result.structured_content = Some(value);
-    CallToolResponse::Complete(result)
-}
-
-fn string(args: &JsonObject, key: &str) -> Result<String, RouteError> {
-    args.get(key)
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| RouteError::InvalidParams(format!("`{key}` (a string) is required")))
-}
-
 /// Engine errors as the host sees them: an unknown workflow is an unknown tool, bad input bad
 /// params, the rest an internal error with its message.
 fn route_error(e: EngineError) -> RouteError {
@@ -237,10 +222,7 @@ fn route_error(e: EngineError) -> RouteError {
 }
 
 fn manage_tools() -> Vec<Tool> {
-    let schema = |props: Value, required: &[&str]| {
-        let v = json!({"type": "object", "properties": props, "required": required});
-        Arc::new(v.as_object().cloned().unwrap_or_default())
-    };
+    let schema = super::object_schema;
     let run_id = || json!({"run_id": {"type": "string", "description": "The run's id."}});
     let read_only = || {
         let mut a = ToolAnnotations::default();

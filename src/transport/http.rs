@@ -1,14 +1,16 @@
-//! `serve --http ADDR`: the merged surface over MCP streamable HTTP at `http://ADDR/mcp`.
+//! `serve --http ADDR`: the merged surface over MCP streamable HTTP at `http://ADDR/mcp`, and the
+//! REST API ([`super::rest`]) on every other path.
 //!
 //! rmcp's streamable HTTP service does the protocol, sessions and their teardown, and the
 //! `Host`/`Origin` checks against DNS rebinding (loopback names only unless `--allow-host` says
-//! otherwise). In front of it sits an optional bearer-token check.
+//! otherwise); the REST API gets the same `Host` check here. In front of both sits an optional
+//! bearer-token check, which `/health` and `/health/ready` skip (probes carry no token).
 
 use std::{convert::Infallible, net::SocketAddr, sync::Arc};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use rmcp::transport::streamable_http_server::{
@@ -16,6 +18,7 @@ use rmcp::transport::streamable_http_server::{
 };
 use tokio::net::TcpListener;
 
+use super::rest::{self, Api};
 use crate::{
     dispatch::Caller,
     mcp::{OrchestratorServer, Services},
@@ -100,6 +103,15 @@ pub async fn serve(
         config,
     );
     let token = Arc::new(opts.token);
+    let api = rest::router(Arc::new(Api {
+        jobs: services.jobs.clone(),
+        registry: registry.clone(),
+    }));
+    let allowed: Arc<[String]> = {
+        let mut h: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()];
+        h.extend(opts.allow_hosts.iter().cloned());
+        h.into()
+    };
     tracing::info!(url = %format!("http://{local}/mcp"), "serving MCP over HTTP");
     loop {
         let stream = tokio::select! {
@@ -114,18 +126,35 @@ pub async fn serve(
         };
         let service = service.clone();
         let token = token.clone();
+        let api = api.clone();
+        let allowed = allowed.clone();
         let conn_stop = stop.clone();
         registry.tracker().spawn(async move {
             let handler = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let service = service.clone();
                 let token = token.clone();
+                let api = api.clone();
+                let allowed = allowed.clone();
                 async move {
-                    if let Some(expected) = token.as_ref()
+                    let path = req.uri().path();
+                    let probe = path == "/health" || path == "/health/ready";
+                    if !probe
+                        && let Some(expected) = token.as_ref()
                         && !authorized(&req, expected)
                     {
                         return Ok::<_, Infallible>(unauthorized());
                     }
-                    Ok(service.handle(req).await)
+                    if path == "/mcp" || path.starts_with("/mcp/") {
+                        let r = service.handle(req).await;
+                        return Ok(r.map(|b| b.map_err(|never| match never {}).boxed_unsync()));
+                    }
+                    if !host_allowed(&req, &allowed) {
+                        return Ok(forbidden_host());
+                    }
+                    let r = tower::ServiceExt::oneshot(api, req.map(axum::body::Body::new))
+                        .await
+                        .unwrap_or_else(|never| match never {});
+                    Ok(r.map(|b| b.boxed_unsync()))
                 }
             });
             let conn = hyper::server::conn::http1::Builder::new()
@@ -158,8 +187,46 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-fn unauthorized() -> Response<BoxBody<Bytes, Infallible>> {
-    let body = Full::new(Bytes::from_static(b"missing or wrong bearer token\n")).boxed();
+/// Every answer's body: rmcp's and axum's, boxed alike.
+type AnyBody = UnsyncBoxBody<Bytes, axum::Error>;
+
+/// Whether the `Host` header names this server by an allowed name (DNS-rebinding protection,
+/// as rmcp does for `/mcp`).
+fn host_allowed(req: &Request<Incoming>, allowed: &[String]) -> bool {
+    let Some(host) = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    // Strip the port (`[::1]:8080`, `localhost:8080`).
+    let name = match host.rfind(':') {
+        Some(i) if !host[i..].contains(']') => &host[..i],
+        _ => host,
+    };
+    allowed.iter().any(|a| a.eq_ignore_ascii_case(name))
+}
+
+fn forbidden_host() -> Response<AnyBody> {
+    let body = r#"{"error":{"code":"forbidden","message":"Host not allowed (DNS-rebinding protection): start serve with --allow-host NAME"}}"#;
+    let mut r = Response::new(
+        Full::new(Bytes::from_static(body.as_bytes()))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *r.status_mut() = StatusCode::FORBIDDEN;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn unauthorized() -> Response<AnyBody> {
+    let body = Full::new(Bytes::from_static(b"missing or wrong bearer token\n"))
+        .map_err(|never| match never {})
+        .boxed_unsync();
     let mut r = Response::new(body);
     *r.status_mut() = StatusCode::UNAUTHORIZED;
     r.headers_mut().insert(
