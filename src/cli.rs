@@ -1,16 +1,19 @@
 //! Command-line interface: argument types and dispatch; one module per command.
 
 mod admin;
+mod artifacts;
 mod call;
 mod capabilities;
 mod chat;
 mod check;
 mod embed;
+mod jobs;
 mod output;
 mod remote;
 mod sdk;
 mod search;
 mod serve;
+mod services;
 mod status;
 mod weather;
 mod workflow;
@@ -102,6 +105,12 @@ pub(crate) enum Command {
     Weather(weather::Args),
     /// Workflows: validate, list, run, pause, resume, cancel, status, graph.
     Workflow(workflow::Args),
+    /// Jobs: submit, status, list, cancel, wait.
+    Jobs(jobs::Args),
+    /// Job types and their external services' health.
+    Services(services::Args),
+    /// Artifacts: list, show, lineage, get.
+    Artifacts(artifacts::Args),
 }
 
 impl Command {
@@ -142,6 +151,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => search::execute(&path, args).await,
         Command::Weather(args) => weather::execute(&path, args).await,
         Command::Workflow(args) => workflow::execute(&path, args).await,
+        Command::Jobs(args) => jobs::execute(&path, args).await,
+        Command::Services(args) => services::execute(&path, args).await,
+        Command::Artifacts(args) => artifacts::execute(&path, args).await,
     }
 }
 

@@ -24,8 +24,8 @@ pub use types::{
 };
 
 pub use crate::report::{
-    Attempt, AttemptOutcome, CapabilitiesReport, Routing, RunReport, RunStatus, StatusReport,
-    WorkflowRun,
+    ArtifactKind, ArtifactReport, Attempt, AttemptOutcome, CapabilitiesReport, JobKind, JobReport,
+    JobStatus, Lineage, Routing, RunReport, RunStatus, StatusReport, WorkflowRun,
 };
 
 /// The variable naming the `mcp-orchestrator` binary to start, when it is not on `PATH`.
@@ -225,6 +225,92 @@ impl Client {
             tool: "workflow_cancel".into(),
             source,
         })
+    }
+
+    /// Submits a job: `{"type", "payload", "metadata"}`, `{"tool", "arguments"}` or
+    /// `{"workflow", "input"}` (plus optional `priority`, `ttl`). Returns its id at once.
+    pub async fn submit_job(&self, job: Value) -> Result<String, ClientError> {
+        let args = match job {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let answer: Value = self.typed("job_submit", args).await?;
+        serde_json::from_value(answer["job_id"].clone()).map_err(|source| ClientError::Decode {
+            tool: "job_submit".into(),
+            source,
+        })
+    }
+
+    /// A job's state, with its result or error once it has ended.
+    pub async fn job_status(&self, job_id: &str) -> Result<JobReport, ClientError> {
+        let mut args = Map::new();
+        args.insert("job_id".into(), job_id.into());
+        self.typed("job_status", args).await
+    }
+
+    /// Waits until the job has ended (or `limit` passed) and returns it as it is then.
+    pub async fn wait_job(&self, job_id: &str, limit: Duration) -> Result<JobReport, ClientError> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            // The server waits for us, up to a bound, so a long job costs few round trips.
+            let mut args = Map::new();
+            args.insert("job_id".into(), job_id.into());
+            args.insert("wait_seconds".into(), left.as_secs_f64().min(60.0).into());
+            let job: JobReport = self.typed("job_status", args).await?;
+            if job.status.is_terminal() || left.is_zero() {
+                return Ok(job);
+            }
+        }
+    }
+
+    /// Cancels a job; returns it as it is after the request.
+    pub async fn cancel_job(&self, job_id: &str) -> Result<JobReport, ClientError> {
+        let mut args = Map::new();
+        args.insert("job_id".into(), job_id.into());
+        self.typed("job_cancel", args).await
+    }
+
+    /// Jobs, newest first, optionally of one state and one type.
+    pub async fn list_jobs(
+        &self,
+        status: Option<JobStatus>,
+        job_type: Option<&str>,
+    ) -> Result<Vec<JobReport>, ClientError> {
+        let mut args = Map::new();
+        if let Some(s) = status {
+            args.insert("status".into(), s.as_str().into());
+        }
+        if let Some(t) = job_type {
+            args.insert("type".into(), t.into());
+        }
+        let answer: Value = self.typed("job_list", args).await?;
+        serde_json::from_value(answer["jobs"].clone()).map_err(|source| ClientError::Decode {
+            tool: "job_list".into(),
+            source,
+        })
+    }
+
+    /// Artifacts, newest first, optionally those one job produced.
+    pub async fn artifacts(&self, job_id: Option<&str>) -> Result<Vec<ArtifactReport>, ClientError> {
+        let mut args = Map::new();
+        if let Some(j) = job_id {
+            args.insert("job_id".into(), j.into());
+        }
+        let answer: Value = self.typed("artifact_list", args).await?;
+        serde_json::from_value(answer["artifacts"].clone()).map_err(|source| {
+            ClientError::Decode {
+                tool: "artifact_list".into(),
+                source,
+            }
+        })
+    }
+
+    /// An artifact's lineage both ways.
+    pub async fn artifact_lineage(&self, artifact_id: &str) -> Result<Lineage, ClientError> {
+        let mut args = Map::new();
+        args.insert("artifact_id".into(), artifact_id.into());
+        self.typed("artifact_lineage", args).await
     }
 
     /// Names of every tool offered.

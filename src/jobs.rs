@@ -215,52 +215,14 @@ impl Jobs {
         let mut r = Submission::from_json(submission)?.resolve(&config)?;
         self.check_target(&r)?;
         let inputs = self.artifacts.resolve(&mut r.payload).await?;
-        let id = uuid::Uuid::new_v4().to_string();
         let now = self.clock.now_ms();
         let permit = self.slots.clone().try_acquire_owned().ok();
         let until = now + ms(self.lease_ttl);
         let claim = permit.as_ref().map(|_| (self.engine.owner().id(), until));
-        let lease = self
-            .store
-            .create_job(&NewJob {
-                id: &id,
-                kind: r.kind,
-                job_type: r.job_type.as_deref(),
-                target: &r.target,
-                payload: &r.payload,
-                metadata: &r.metadata,
-                priority: r.priority,
-                ttl_ms: Some(r.ttl_ms),
-                inputs: &inputs,
-                now,
-                claim,
-            })
-            .await?;
-        tracing::info!(job = %id, kind = %r.kind, target = %r.target, "job submitted");
-        let report = JobReport {
-            job_id: id,
-            kind: r.kind,
-            job_type: r.job_type.clone(),
-            target: r.target,
-            status: JobStatus::Pending,
-            payload: r.payload,
-            metadata: r.metadata,
-            priority: r.priority,
-            result: None,
-            error: None,
-            created_at: now,
-            started_at: None,
-            finished_at: None,
-            attempts: 0,
-            inputs,
-            artifacts: Vec::new(),
-            cancel_requested: false,
-        };
+        let group = r.job_type.clone().unwrap_or_else(|| r.kind.as_str().to_owned());
+        let (report, lease) = store_job(&self.store, r, inputs, now, claim).await?;
         match (lease, permit) {
-            (Some(lease), Some(permit)) => {
-                let group = r.job_type.unwrap_or_else(|| r.kind.as_str().to_owned());
-                self.spawn(lease, group, permit);
-            }
+            (Some(lease), Some(permit)) => self.spawn(lease, group, permit),
             _ => self.pump.notify_one(),
         }
         Ok(report)
@@ -409,6 +371,66 @@ impl Jobs {
             artifacts: self.store.artifact_count().await.unwrap_or_default(),
         }
     }
+}
+
+/// Stores a job for a later worker, without a pool: `jobs submit` when no instance runs. The
+/// next `serve` on the store runs it (its tool or workflow is checked then).
+pub async fn enqueue(
+    artifacts: &Artifacts,
+    config: &JobsConfig,
+    submission: Value,
+    now: i64,
+) -> Result<JobReport, JobError> {
+    let mut r = Submission::from_json(submission)?.resolve(config)?;
+    let inputs = artifacts.resolve(&mut r.payload).await?;
+    Ok(store_job(artifacts.store(), r, inputs, now, None).await?.0)
+}
+
+/// Writes a resolved job, pending (claimed with `claim`), and returns it as stored.
+async fn store_job(
+    store: &Store,
+    r: Resolved,
+    inputs: Vec<String>,
+    now: i64,
+    claim: Option<(&str, i64)>,
+) -> Result<(JobReport, Option<Lease>), JobError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let lease = store
+        .create_job(&NewJob {
+            id: &id,
+            kind: r.kind,
+            job_type: r.job_type.as_deref(),
+            target: &r.target,
+            payload: &r.payload,
+            metadata: &r.metadata,
+            priority: r.priority,
+            ttl_ms: Some(r.ttl_ms),
+            inputs: &inputs,
+            now,
+            claim,
+        })
+        .await?;
+    tracing::info!(job = %id, kind = %r.kind, target = %r.target, "job submitted");
+    let report = JobReport {
+        job_id: id,
+        kind: r.kind,
+        job_type: r.job_type,
+        target: r.target,
+        status: JobStatus::Pending,
+        payload: r.payload,
+        metadata: r.metadata,
+        priority: r.priority,
+        result: None,
+        error: None,
+        created_at: now,
+        started_at: None,
+        finished_at: None,
+        attempts: 0,
+        inputs,
+        artifacts: Vec::new(),
+        cancel_requested: false,
+    };
+    Ok((report, lease))
 }
 
 /// A duration in the store's unit.
