@@ -7,9 +7,9 @@ use std::{sync::Arc, time::Duration};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
+    artifacts::Artifacts,
     config::{Config, watch::ConfigWatch},
     dispatch::{Caller, ToolCaller, child::ChildDispatcher},
-    artifacts::Artifacts,
     engine::{Definitions, Engine, Limits, clock::SystemClock},
     jobs::{self, Jobs},
     mcp::Services,
@@ -17,7 +17,7 @@ use crate::{
     report::StatusReport,
     store::{Store, StoreError},
     tools::{
-        Router, Sources, ToolSource,
+        HostTools, Router, Sources, ToolSource,
         children::Children,
         jobs::JobTools,
         own::{self, Admin, Own},
@@ -100,12 +100,13 @@ impl App {
         ];
         let sources = Sources::new(list);
         router.set_sources(sources.clone());
-        jobs.set_tools(Arc::new(sources.clone()));
+        jobs.set_tools(Arc::new(HostTools::new(sources.clone(), registry.clone())));
         let hub = registry.hub().clone();
+        let notifier = tracker.clone();
         jobs.artifacts().set_on_change(Arc::new(move || {
             // Hosts re-list resources: every artifact is one.
             for host in hub.hosts() {
-                tokio::spawn(async move {
+                notifier.spawn(async move {
                     let _ = host.notify_resource_list_changed().await;
                 });
             }

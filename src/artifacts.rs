@@ -139,7 +139,9 @@ pub struct Artifacts {
 
 impl std::fmt::Debug for Artifacts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Artifacts").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Artifacts")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -209,7 +211,9 @@ impl Artifacts {
             checksum: checksum.map(|d| format!("sha256:{d}")),
             mime_type: a.mime_type,
             tags: a.tags,
-            metadata: a.metadata.unwrap_or_else(|| Value::Object(Default::default())),
+            metadata: a
+                .metadata
+                .unwrap_or_else(|| Value::Object(Default::default())),
             created_at: now,
             job_id: a.job_id,
             service_id: a.service_id,
@@ -264,7 +268,10 @@ impl Artifacts {
     }
 
     /// Artifacts matching `filter`, newest first.
-    pub async fn list(&self, filter: &ArtifactFilter) -> Result<Vec<ArtifactReport>, ArtifactError> {
+    pub async fn list(
+        &self,
+        filter: &ArtifactFilter,
+    ) -> Result<Vec<ArtifactReport>, ArtifactError> {
         Ok(self.store.artifacts(filter).await?)
     }
 
@@ -355,7 +362,7 @@ impl Artifacts {
 
     /// Registers the resources a tool result carries (embedded resources keep their content
     /// here; resource links are recorded by URI) with the given provenance and dependencies.
-    pub async fn from_result(
+    pub async fn register_from_result(
         &self,
         result: &CallToolResult,
         provenance: &NewArtifact,
@@ -581,7 +588,7 @@ mod tests {
         let mut payload = json!({"model": format!("artifact://{}", model.id), "n": 3,
             "also": [format!("$artifacts.{}", model.id)]});
         let ids = reg.resolve(&mut payload).await.unwrap();
-        assert_eq!(ids, [model.id.clone()]);
+        assert_eq!(ids, std::slice::from_ref(&model.id));
         assert_eq!(payload["model"]["name"], "model");
         assert_eq!(payload["also"][0]["id"], json!(model.id));
         let mut dangling = json!({"m": "artifact://missing"});
@@ -618,7 +625,10 @@ mod tests {
             job_id: Some("j1".into()),
             ..NewArtifact::default()
         };
-        let made = reg.from_result(&result, &provenance, 5).await.unwrap();
+        let made = reg
+            .register_from_result(&result, &provenance, 5)
+            .await
+            .unwrap();
         assert_eq!(made.len(), 2);
         assert_eq!(made[0].name, "plot.png");
         assert_eq!(made[0].kind, ArtifactKind::Plot);

@@ -35,7 +35,7 @@ pub fn main() -> ExitCode {
         crate::reaper::run();
         return ExitCode::SUCCESS;
     }
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(payload_flag(std::env::args_os().collect()));
     crate::telemetry::init(cli.log_format, cli.command.default_log_level());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -58,6 +58,36 @@ pub fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// `jobs submit --config JSON` is the contract's spelling of the payload, while the global
+/// `--config PATH` names the config file: after `jobs submit`, a `--config` whose value is a JSON
+/// object is read as `--payload`.
+fn payload_flag(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let text: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let Some(submit) = text
+        .windows(2)
+        .position(|w| w[0] == "jobs" && w[1] == "submit")
+    else {
+        return args;
+    };
+    for i in submit + 2..text.len() {
+        if text[i] == "--config"
+            && text
+                .get(i + 1)
+                .is_some_and(|v| v.trim_start().starts_with('{'))
+        {
+            args[i] = "--payload".into();
+        } else if let Some(v) = text[i].strip_prefix("--config=")
+            && v.trim_start().starts_with('{')
+        {
+            args[i] = format!("--payload={v}").into();
+        }
+    }
+    args
 }
 
 /// A stdio MCP server of MCP servers.
@@ -121,6 +151,52 @@ impl Command {
             Command::Serve(_) => "warn,mcp_orchestrator=info",
             _ => "warn",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::payload_flag;
+
+    #[test]
+    fn a_json_config_after_jobs_submit_is_the_payload() {
+        let args = |v: &[&str]| {
+            v.iter()
+                .map(Into::into)
+                .collect::<Vec<std::ffi::OsString>>()
+        };
+        assert_eq!(
+            payload_flag(args(&[
+                "m",
+                "--config",
+                "c.json",
+                "jobs",
+                "submit",
+                "--type",
+                "t",
+                "--config",
+                "{\"a\":1}"
+            ])),
+            args(&[
+                "m",
+                "--config",
+                "c.json",
+                "jobs",
+                "submit",
+                "--type",
+                "t",
+                "--payload",
+                "{\"a\":1}"
+            ])
+        );
+        assert_eq!(
+            payload_flag(args(&["m", "jobs", "submit", "--config={}"])),
+            args(&["m", "jobs", "submit", "--payload={}"])
+        );
+        assert_eq!(
+            payload_flag(args(&["m", "jobs", "list", "--config", "c.json"])),
+            args(&["m", "jobs", "list", "--config", "c.json"])
+        );
     }
 }
 

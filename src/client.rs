@@ -292,17 +292,18 @@ impl Client {
     }
 
     /// Artifacts, newest first, optionally those one job produced.
-    pub async fn artifacts(&self, job_id: Option<&str>) -> Result<Vec<ArtifactReport>, ClientError> {
+    pub async fn artifacts(
+        &self,
+        job_id: Option<&str>,
+    ) -> Result<Vec<ArtifactReport>, ClientError> {
         let mut args = Map::new();
         if let Some(j) = job_id {
             args.insert("job_id".into(), j.into());
         }
         let answer: Value = self.typed("artifact_list", args).await?;
-        serde_json::from_value(answer["artifacts"].clone()).map_err(|source| {
-            ClientError::Decode {
-                tool: "artifact_list".into(),
-                source,
-            }
+        serde_json::from_value(answer["artifacts"].clone()).map_err(|source| ClientError::Decode {
+            tool: "artifact_list".into(),
+            source,
         })
     }
 

@@ -37,7 +37,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     artifacts::{ArtifactError, Artifacts},
     config::{JobTarget, JobsConfig},
-    dispatch::ToolCaller,
+    dispatch::{BoxFuture, ToolCaller},
     engine::{Engine, clock::Clock},
     report::{JobKind, JobReport, JobStatus, JobsReport, ServiceReport},
     store::{JobFilter, Lease, NewJob, Store, StoreError},
@@ -99,6 +99,12 @@ pub enum JobError {
 pub trait ToolIndex: Send + Sync {
     /// The tool a host would reach by `name`, with its input schema.
     fn tool(&self, name: &str) -> Option<Tool>;
+
+    /// Waits (bounded) for children still starting, whose tools are not listed yet: a job
+    /// submitted as the orchestrator starts is not refused for a tool seconds from existing.
+    fn settle(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// A job running here.
@@ -213,13 +219,16 @@ impl Jobs {
     pub async fn submit(self: &Arc<Self>, submission: Value) -> Result<JobReport, JobError> {
         let config = self.config();
         let mut r = Submission::from_json(submission)?.resolve(&config)?;
-        self.check_target(&r)?;
+        self.check_target(&r).await?;
         let inputs = self.artifacts.resolve(&mut r.payload).await?;
         let now = self.clock.now_ms();
         let permit = self.slots.clone().try_acquire_owned().ok();
         let until = now + ms(self.lease_ttl);
         let claim = permit.as_ref().map(|_| (self.engine.owner().id(), until));
-        let group = r.job_type.clone().unwrap_or_else(|| r.kind.as_str().to_owned());
+        let group = r
+            .job_type
+            .clone()
+            .unwrap_or_else(|| r.kind.as_str().to_owned());
         let (report, lease) = store_job(&self.store, r, inputs, now, claim).await?;
         match (lease, permit) {
             (Some(lease), Some(permit)) => self.spawn(lease, group, permit),
@@ -230,15 +239,21 @@ impl Jobs {
 
     /// Refuses a target that cannot run: an unknown tool or workflow, arguments that do not fit
     /// the tool's schema.
-    fn check_target(&self, r: &Resolved) -> Result<(), JobError> {
+    async fn check_target(&self, r: &Resolved) -> Result<(), JobError> {
         match r.kind {
             JobKind::Tool => {
                 let Some(tools) = self.tools.get() else {
                     return Ok(());
                 };
-                let tool = tools
-                    .tool(&r.target)
-                    .ok_or_else(|| JobError::UnknownTool(r.target.clone()))?;
+                let tool = match tools.tool(&r.target) {
+                    Some(t) => t,
+                    None => {
+                        tools.settle().await;
+                        tools
+                            .tool(&r.target)
+                            .ok_or_else(|| JobError::UnknownTool(r.target.clone()))?
+                    }
+                };
                 check_arguments(&r.target, &tool.input_schema, &r.payload)
             }
             JobKind::Workflow => {
@@ -292,11 +307,7 @@ impl Jobs {
 
     /// Waits until the job has ended (or `cancel` fires) and returns it as it is then.
     /// `progress` is told of each state change seen.
-    pub async fn wait(
-        &self,
-        id: &str,
-        cancel: &CancellationToken,
-    ) -> Result<JobReport, JobError> {
+    pub async fn wait(&self, id: &str, cancel: &CancellationToken) -> Result<JobReport, JobError> {
         loop {
             let mut ended = self.subscribe_end(id);
             let job = self.get(id).await?;

@@ -28,13 +28,13 @@ mod artifacts;
 
 use crate::{
     artifacts::SCHEME,
-    jobs::Jobs,
     dispatch::{
         CallContext, Caller,
         child::{ChildDispatcher, unexpected},
     },
     error::{ItemKind, RouteError},
     hub::ProgressSink,
+    jobs::Jobs,
     registry::{Registry, surface::Surface},
     tools::{Sources, children::unroutable},
 };

@@ -10,10 +10,10 @@ mod jobs;
 use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
-use serde::{Deserialize, Serialize};
 pub use jobs::{
     ArtifactKind, ArtifactReport, JobKind, JobReport, JobStatus, JobsReport, Lineage, ServiceReport,
 };
+use serde::{Deserialize, Serialize};
 pub use workflow::{
     DefinitionEntry, EventKind, EventReport, RunFailure, RunReport, RunStatus, StepReport,
     StepStatus, WorkflowRun, WorkflowsReport,

@@ -91,9 +91,33 @@ impl Sources {
     }
 }
 
-impl crate::jobs::ToolIndex for Sources {
+/// What a tool job may call: the sources' host-facing tools, once the children have started.
+pub struct HostTools {
+    sources: Sources,
+    registry: Arc<crate::registry::Registry>,
+}
+
+impl HostTools {
+    /// The tools of `sources`, waiting on `registry`'s children.
+    pub fn new(sources: Sources, registry: Arc<crate::registry::Registry>) -> Self {
+        Self { sources, registry }
+    }
+}
+
+impl crate::jobs::ToolIndex for HostTools {
     fn tool(&self, name: &str) -> Option<Tool> {
-        self.tools(Caller::Host).into_iter().find(|t| t.name == name)
+        self.registry.refresh_surface();
+        self.sources
+            .tools(Caller::Host)
+            .into_iter()
+            .find(|t| t.name == name)
+    }
+
+    fn settle(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let limit = self.registry.config().settings.startup_timeout;
+            self.registry.wait_started(limit).await;
+        })
     }
 }
 

@@ -181,10 +181,13 @@ fn describe(a: &ArtifactReport) -> String {
     field("tags", (!a.tags.is_empty()).then(|| a.tags.join(", ")));
     field("job", a.job_id.clone());
     field("service", a.service_id.clone());
-    field("run", a.run_id.clone().map(|r| match &a.step {
-        Some(s) => format!("{r} (step {s})"),
-        None => r,
-    }));
+    field(
+        "run",
+        a.run_id.clone().map(|r| match &a.step {
+            Some(s) => format!("{r} (step {s})"),
+            None => r,
+        }),
+    );
     field(
         "made from",
         (!a.dependencies.is_empty()).then(|| a.dependencies.join(", ")),

@@ -46,9 +46,10 @@ enum Verb {
         #[arg(long)]
         workflow: Option<String>,
         /// The payload (tool arguments, workflow input), a JSON object; `artifact://<id>`
-        /// strings in it are replaced by that artifact's descriptor.
+        /// strings in it are replaced by that artifact's descriptor. Also spelt `--config JSON`
+        /// (the seed's spelling; a JSON value after `jobs submit` is never the config file).
         #[arg(long, default_value = "{}")]
-        config: String,
+        payload: String,
         /// Metadata, a JSON object.
         #[arg(long)]
         metadata: Option<String>,
@@ -102,13 +103,13 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
             job_type,
             tool,
             workflow,
-            config,
+            payload,
             metadata,
             priority,
             ttl,
             wait: then_wait,
         } => {
-            let payload = object("--config", &config)?;
+            let payload = object("--payload", &payload)?;
             let mut s = Map::new();
             match (job_type, tool, workflow) {
                 (Some(t), None, None) => {
@@ -139,7 +140,7 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
             if let Some(t) = ttl {
                 s.insert("ttl".into(), t.into());
             }
-            let id = submit(path, s, json && !then_wait).await?;
+            let id = submit(path, s, json, then_wait).await?;
             if then_wait {
                 return wait(path, &id, None, json).await;
             }
@@ -202,8 +203,14 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Submits through the running instance, else stores the job; prints and returns its id.
-async fn submit(path: &Path, s: Map<String, Value>, json: bool) -> anyhow::Result<String> {
+/// Submits through the running instance, else stores the job; prints and returns its id (on
+/// stderr when a wait follows, whose answer is the command's output).
+async fn submit(
+    path: &Path,
+    s: Map<String, Value>,
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<String> {
     if let Some(remote) = Remote::connect(path).await {
         let result = remote.call(tools::SUBMIT, s).await;
         remote.close().await;
@@ -212,7 +219,9 @@ async fn submit(path: &Path, s: Map<String, Value>, json: bool) -> anyhow::Resul
         let Some(id) = value["job_id"].as_str().map(str::to_owned) else {
             return Err(refused(&result));
         };
-        if json {
+        if quiet {
+            output::note(&format!("job {id} submitted"));
+        } else if json {
             output::json(&value);
         } else {
             output::out(&id);
@@ -227,7 +236,9 @@ async fn submit(path: &Path, s: Map<String, Value>, json: bool) -> anyhow::Resul
         code: 2,
         message: e.to_string(),
     })?;
-    if json {
+    if quiet {
+        output::note(&format!("job {} stored", job.job_id));
+    } else if json {
         output::json(&json!({"job_id": job.job_id, "status": job.status}));
     } else {
         output::out(&job.job_id);
@@ -298,17 +309,16 @@ async fn wait(
         let job = store.job(id).await?.ok_or_else(|| unknown_job(path))?;
         if seen != Some((job.status, job.attempts)) {
             seen = Some((job.status, job.attempts));
-            if !json {
-                output::note(&format!(
-                    "job {id}: {}{}",
-                    job.status,
-                    if job.attempts > 1 {
-                        format!(" (attempt {})", job.attempts)
-                    } else {
-                        String::new()
-                    }
-                ));
-            }
+            // Progress goes to stderr in either mode: stdout keeps the one answer.
+            output::note(&format!(
+                "job {id}: {}{}",
+                job.status,
+                if job.attempts > 1 {
+                    format!(" (attempt {})", job.attempts)
+                } else {
+                    String::new()
+                }
+            ));
         }
         if job.status.is_terminal() {
             break job;

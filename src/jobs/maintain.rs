@@ -144,7 +144,13 @@ impl Jobs {
             }
             match self
                 .store
-                .claim_job(&c.id, self.engine.owner().id(), now, ms(self.lease_ttl), &dead)
+                .claim_job(
+                    &c.id,
+                    self.engine.owner().id(),
+                    now,
+                    ms(self.lease_ttl),
+                    &dead,
+                )
                 .await
             {
                 Ok(Some(lease)) => self.spawn(lease, c.group, permit),

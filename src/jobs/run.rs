@@ -61,7 +61,12 @@ impl End {
 
 impl Jobs {
     /// Runs a claimed job on a task of its own, holding `permit` until it ends.
-    pub(super) fn spawn(self: &Arc<Self>, lease: Lease, group: String, permit: OwnedSemaphorePermit) {
+    pub(super) fn spawn(
+        self: &Arc<Self>,
+        lease: Lease,
+        group: String,
+        permit: OwnedSemaphorePermit,
+    ) {
         let cancel = CancellationToken::new();
         let id = lease.run_id.clone();
         self.active.lock().expect("poisoned").insert(
@@ -94,7 +99,7 @@ impl Jobs {
             }
         };
         if job.attempts > 1
-            && let Some(why) = self.not_safe_to_repeat(&job)
+            && let Some(why) = self.not_safe_to_repeat(&job).await
         {
             tracing::warn!(job = %job.job_id, attempts = job.attempts, "job not repeated after a restart");
             self.finish(&lease, End::failed(why)).await;
@@ -133,7 +138,18 @@ impl Jobs {
     }
 
     /// Why a job found running after a restart must not run again, if it must not.
-    fn not_safe_to_repeat(&self, job: &JobReport) -> Option<String> {
+    async fn not_safe_to_repeat(&self, job: &JobReport) -> Option<String> {
+        // After a restart the children may still be starting: their tools' annotations decide.
+        let tool = match (job.kind, self.tools.get()) {
+            (JobKind::Tool, Some(tools)) => match tools.tool(&job.target) {
+                Some(t) => Some(t),
+                None => {
+                    tools.settle().await;
+                    tools.tool(&job.target)
+                }
+            },
+            _ => None,
+        };
         let typed = job
             .job_type
             .as_ref()
@@ -143,13 +159,11 @@ impl Jobs {
             || match job.kind {
                 // The engine resumes the run by its own rules, step by step.
                 JobKind::Workflow => true,
-                JobKind::Tool => self.tools.get().and_then(|t| t.tool(&job.target)).is_some_and(
-                    |t| {
-                        t.annotations.as_ref().is_some_and(|a| {
-                            a.read_only_hint == Some(true) || a.idempotent_hint == Some(true)
-                        })
-                    },
-                ),
+                JobKind::Tool => tool.is_some_and(|t| {
+                    t.annotations.as_ref().is_some_and(|a| {
+                        a.read_only_hint == Some(true) || a.idempotent_hint == Some(true)
+                    })
+                }),
                 JobKind::Service => false,
             };
         (!safe).then(|| {
@@ -198,7 +212,7 @@ impl Jobs {
                 };
                 if let Err(e) = self
                     .artifacts
-                    .from_result(&result, &provenance, self.clock.now_ms())
+                    .register_from_result(&result, &provenance, self.clock.now_ms())
                     .await
                 {
                     return End::failed(format!("the tool's artifacts were not registered: {e}"));

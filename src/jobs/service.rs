@@ -113,7 +113,9 @@ pub async fn execute(client: &reqwest::Client, x: Execute<'_>) -> Result<Outcome
         .body(body.to_string())
         .timeout(x.timeout)
         .send();
-    let response = send.await.map_err(|e| transport_error(&endpoint, x.timeout, &e))?;
+    let response = send
+        .await
+        .map_err(|e| transport_error(&endpoint, x.timeout, &e))?;
     let status = response.status();
     let bytes = response
         .bytes()
@@ -227,9 +229,14 @@ mod tests {
         assert_eq!(result["acc"], 0.9);
         assert_eq!(artifacts[0].kind.as_deref(), Some("model"));
         let failed = parse("s", br#"{"status":"failed","error":"diverged"}"#).unwrap();
-        assert!(matches!(failed, Outcome::Failed { error, .. } if error.ends_with("failed: diverged")));
+        assert!(
+            matches!(failed, Outcome::Failed { error, .. } if error.ends_with("failed: diverged"))
+        );
         let e = parse("http://x/execute", b"<html>oops</html>").unwrap_err();
-        assert!(e.starts_with("service http://x/execute answered outside the execute contract"), "{e}");
+        assert!(
+            e.starts_with("service http://x/execute answered outside the execute contract"),
+            "{e}"
+        );
         assert!(e.contains("<html>oops</html>"), "{e}");
         let e = parse("s", br#"{"status":"done"}"#).unwrap_err();
         assert!(e.contains("`done`"), "{e}");

@@ -74,49 +74,58 @@ impl Submission {
                 Some(_) => Err(JobError::Invalid(format!("`{what}` must be a JSON object"))),
             }
         };
-        let (kind, job_type, target, payload) =
-            match (self.job_type, self.tool, self.workflow) {
-                (Some(t), None, None) => {
-                    if self.arguments.is_some() || self.input.is_some() {
-                        return Err(JobError::Invalid(
-                            "a typed job takes `payload`, not `arguments` or `input`".into(),
-                        ));
-                    }
-                    let Some(spec) = config.types.get(&t) else {
-                        return Err(JobError::UnknownType {
-                            name: t,
-                            known: config.types.keys().cloned().collect(),
-                        });
-                    };
-                    let (kind, target) = match &spec.target {
-                        JobTarget::Tool(n) => (JobKind::Tool, n.clone()),
-                        JobTarget::Workflow(n) => (JobKind::Workflow, n.clone()),
-                        JobTarget::Service(u) => (JobKind::Service, u.clone()),
-                    };
-                    (kind, Some(t), target, object(self.payload, "payload")?)
-                }
-                (None, Some(tool), None) => {
-                    if self.payload.is_some() || self.input.is_some() {
-                        return Err(JobError::Invalid(
-                            "a tool job takes `arguments`, not `payload` or `input`".into(),
-                        ));
-                    }
-                    (JobKind::Tool, None, tool, object(self.arguments, "arguments")?)
-                }
-                (None, None, Some(workflow)) => {
-                    if self.payload.is_some() || self.arguments.is_some() {
-                        return Err(JobError::Invalid(
-                            "a workflow job takes `input`, not `payload` or `arguments`".into(),
-                        ));
-                    }
-                    (JobKind::Workflow, None, workflow, object(self.input, "input")?)
-                }
-                _ => {
+        let (kind, job_type, target, payload) = match (self.job_type, self.tool, self.workflow) {
+            (Some(t), None, None) => {
+                if self.arguments.is_some() || self.input.is_some() {
                     return Err(JobError::Invalid(
-                        "a job names exactly one of `type` (with `payload`), `tool` (with `arguments`) or `workflow` (with `input`)".into(),
+                        "a typed job takes `payload`, not `arguments` or `input`".into(),
                     ));
                 }
-            };
+                let Some(spec) = config.types.get(&t) else {
+                    return Err(JobError::UnknownType {
+                        name: t,
+                        known: config.types.keys().cloned().collect(),
+                    });
+                };
+                let (kind, target) = match &spec.target {
+                    JobTarget::Tool(n) => (JobKind::Tool, n.clone()),
+                    JobTarget::Workflow(n) => (JobKind::Workflow, n.clone()),
+                    JobTarget::Service(u) => (JobKind::Service, u.clone()),
+                };
+                (kind, Some(t), target, object(self.payload, "payload")?)
+            }
+            (None, Some(tool), None) => {
+                if self.payload.is_some() || self.input.is_some() {
+                    return Err(JobError::Invalid(
+                        "a tool job takes `arguments`, not `payload` or `input`".into(),
+                    ));
+                }
+                (
+                    JobKind::Tool,
+                    None,
+                    tool,
+                    object(self.arguments, "arguments")?,
+                )
+            }
+            (None, None, Some(workflow)) => {
+                if self.payload.is_some() || self.arguments.is_some() {
+                    return Err(JobError::Invalid(
+                        "a workflow job takes `input`, not `payload` or `arguments`".into(),
+                    ));
+                }
+                (
+                    JobKind::Workflow,
+                    None,
+                    workflow,
+                    object(self.input, "input")?,
+                )
+            }
+            _ => {
+                return Err(JobError::Invalid(
+                        "a job names exactly one of `type` (with `payload`), `tool` (with `arguments`) or `workflow` (with `input`)".into(),
+                    ));
+            }
+        };
         let ttl_ms = match self.ttl {
             Some(s) if s.is_finite() && s > 0.0 => (s * 1000.0) as i64,
             Some(s) => {
@@ -141,7 +150,11 @@ impl Submission {
 /// Checks arguments against what a tool's input schema says at its top level: an object, its
 /// `required` keys, and the JSON type of each given property that declares one. Deeper rules
 /// are the tool's to check when it is called.
-pub fn check_arguments(tool: &str, schema: &Map<String, Value>, args: &Value) -> Result<(), JobError> {
+pub fn check_arguments(
+    tool: &str,
+    schema: &Map<String, Value>,
+    args: &Value,
+) -> Result<(), JobError> {
     let invalid = |message: String| JobError::Arguments {
         tool: tool.to_owned(),
         message,
@@ -184,7 +197,9 @@ pub fn check_arguments(tool: &str, schema: &Map<String, Value>, args: &Value) ->
             _ => true,
         };
         if !ok {
-            return Err(invalid(format!("`{key}` must be of type {want}, not {value}")));
+            return Err(invalid(format!(
+                "`{key}` must be of type {want}, not {value}"
+            )));
         }
     }
     Ok(())
@@ -225,7 +240,8 @@ mod tests {
         assert_eq!(typed.target, "http://127.0.0.1:9");
         assert_eq!(typed.priority, 3);
         assert_eq!(typed.ttl_ms, 60_000);
-        let tool = resolve(json!({"tool": "fixture__echo", "arguments": {"text": "x"}, "ttl": 5})).unwrap();
+        let tool = resolve(json!({"tool": "fixture__echo", "arguments": {"text": "x"}, "ttl": 5}))
+            .unwrap();
         assert_eq!((tool.kind, tool.ttl_ms), (JobKind::Tool, 5_000));
         let wf = resolve(json!({"workflow": "w", "input": {}})).unwrap();
         assert_eq!(wf.kind, JobKind::Workflow);
@@ -243,7 +259,10 @@ mod tests {
         let e = resolve(json!({"tool": "t", "argumnets": {}})).unwrap_err();
         assert!(e.to_string().contains("unknown field `argumnets`"), "{e}");
         let e = resolve(json!({"tool": "t", "arguments": [1]})).unwrap_err();
-        assert!(e.to_string().contains("`arguments` must be a JSON object"), "{e}");
+        assert!(
+            e.to_string().contains("`arguments` must be a JSON object"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -253,8 +272,14 @@ mod tests {
         let schema = schema.as_object().unwrap();
         check_arguments("t", schema, &json!({"text": "a", "n": 2})).unwrap();
         let e = check_arguments("t", schema, &json!({"n": 2})).unwrap_err();
-        assert_eq!(e.to_string(), "invalid arguments for tool `t`: missing required text");
+        assert_eq!(
+            e.to_string(),
+            "invalid arguments for tool `t`: missing required text"
+        );
         let e = check_arguments("t", schema, &json!({"text": 1})).unwrap_err();
-        assert!(e.to_string().contains("`text` must be of type \"string\""), "{e}");
+        assert!(
+            e.to_string().contains("`text` must be of type \"string\""),
+            "{e}"
+        );
     }
 }

@@ -163,7 +163,12 @@ fn config(types: &[(&str, JobTarget, bool)], max: usize) -> JobsConfig {
     c
 }
 
-async fn harness(url: &str, dir: &Path, config: JobsConfig, clock: Arc<dyn crate::engine::clock::Clock>) -> Harness {
+async fn harness(
+    url: &str,
+    dir: &Path,
+    config: JobsConfig,
+    clock: Arc<dyn crate::engine::clock::Clock>,
+) -> Harness {
     let store = Store::open(url).await.unwrap();
     let fake = Arc::new(Fake::default());
     let stop = CancellationToken::new();
@@ -185,7 +190,8 @@ async fn harness(url: &str, dir: &Path, config: JobsConfig, clock: Arc<dyn crate
         tracker.clone(),
         stop.clone(),
     );
-    let yaml = "name: pipeline\nversion: '1'\nsteps:\n  - name: a\n    tool: echo\n    params: {x: 1}\n";
+    let yaml =
+        "name: pipeline\nversion: '1'\nsteps:\n  - name: a\n    tool: echo\n    params: {x: 1}\n";
     let def = parse(Path::new("p.yaml"), yaml, &World::permissive()).unwrap();
     engine.set_definitions(Definitions::new(Loaded {
         definitions: vec![def],
@@ -255,16 +261,19 @@ async fn tool_jobs_complete_with_their_artifacts(url: String) {
         .await
         .unwrap();
     assert_eq!(job.status, JobStatus::Pending);
-    assert_eq!(job.inputs, [model.id.clone()]);
+    assert_eq!(job.inputs, std::slice::from_ref(&model.id));
     let done = wait(&h.jobs, &job.job_id).await;
     assert_eq!(done.status, JobStatus::Completed, "{done:?}");
     let result = done.result.unwrap();
-    assert_eq!(result["model"]["name"], "model", "the reference was resolved");
+    assert_eq!(
+        result["model"]["name"], "model",
+        "the reference was resolved"
+    );
     assert_eq!(done.artifacts.len(), 1);
     let made = h.jobs.artifacts().get(&done.artifacts[0]).await.unwrap();
     assert_eq!(made.name, "report.md");
     assert_eq!(made.job_id.as_deref(), Some(job.job_id.as_str()));
-    assert_eq!(made.dependencies, [model.id.clone()]);
+    assert_eq!(made.dependencies, std::slice::from_ref(&model.id));
     let lineage = h.jobs.artifacts().lineage(&model.id).await.unwrap();
     assert_eq!(lineage.descendants[0].id, made.id);
     assert!(done.started_at.is_some() && done.finished_at.is_some());
@@ -277,7 +286,10 @@ async fn workflow_jobs_run_the_workflow_under_the_jobs_id(url: String) {
     let h = harness(
         &url,
         dir.path(),
-        config(&[("backtest", JobTarget::Workflow("pipeline".into()), false)], 4),
+        config(
+            &[("backtest", JobTarget::Workflow("pipeline".into()), false)],
+            4,
+        ),
         Arc::new(SystemClock),
     )
     .await;
@@ -401,7 +413,11 @@ async fn after_a_crash_only_safe_jobs_run_again(url: String) {
     let write = wait(&second.jobs, &ids[0]).await;
     assert_eq!(write.status, JobStatus::Failed);
     assert!(
-        write.error.as_deref().unwrap().contains("not marked idempotent"),
+        write
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("not marked idempotent"),
         "{write:?}"
     );
     assert_eq!(second.fake.count("write"), 0, "not repeated");
@@ -471,7 +487,7 @@ async fn service() -> String {
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
+    TaskTracker::new().spawn(async move {
         let _ = hyper_serve(listener, app).await;
     });
     format!("http://{addr}")
@@ -482,10 +498,11 @@ async fn hyper_serve(listener: tokio::net::TcpListener, app: Router) -> std::io:
     loop {
         let (stream, _) = listener.accept().await?;
         let app = app.clone();
-        tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                tower::ServiceExt::oneshot(app.clone(), req.map(axum::body::Body::new))
-            });
+        TaskTracker::new().spawn(async move {
+            let svc =
+                hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    tower::ServiceExt::oneshot(app.clone(), req.map(axum::body::Body::new))
+                });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
                 .await;
@@ -499,9 +516,17 @@ async fn services_down_slow_or_garbled_fail_clearly(url: String) {
     let types = [
         ("ok", JobTarget::Service(format!("{base}/ok")), false),
         ("slow", JobTarget::Service(format!("{base}/slow")), false),
-        ("garbage", JobTarget::Service(format!("{base}/garbage")), false),
+        (
+            "garbage",
+            JobTarget::Service(format!("{base}/garbage")),
+            false,
+        ),
         ("fail", JobTarget::Service(format!("{base}/fail")), false),
-        ("down", JobTarget::Service("http://127.0.0.1:9".into()), false),
+        (
+            "down",
+            JobTarget::Service("http://127.0.0.1:9".into()),
+            false,
+        ),
     ];
     let h = harness(&url, dir.path(), config(&types, 8), Arc::new(SystemClock)).await;
     let mut ids = BTreeMap::new();

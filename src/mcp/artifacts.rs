@@ -45,7 +45,11 @@ pub async fn list(artifacts: &Artifacts) -> Vec<Resource> {
 }
 
 /// Reads `artifact://<id>`.
-pub async fn read(artifacts: &Artifacts, uri: &str, id: &str) -> Result<ReadResourceResult, McpError> {
+pub async fn read(
+    artifacts: &Artifacts,
+    uri: &str,
+    id: &str,
+) -> Result<ReadResourceResult, McpError> {
     let contents = match artifacts.content(id).await {
         Ok((a, bytes)) => {
             let mime = a.mime_type.clone();

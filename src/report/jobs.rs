@@ -221,15 +221,26 @@ impl JobsReport {
                 .as_deref()
                 .map(|h| format!("  [{h}]"))
                 .unwrap_or_default();
-            out.push_str(&format!("  {} ({} {}){health}\n", t.job_type, t.kind, t.target));
+            out.push_str(&format!(
+                "  {} ({} {}){health}\n",
+                t.job_type, t.kind, t.target
+            ));
             if let Some(d) = &t.detail {
                 out.push_str(&format!("    {d}\n"));
             }
         }
-        let totals: Vec<String> = self.totals.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        let totals: Vec<String> = self
+            .totals
+            .iter()
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect();
         out.push_str(&format!(
             "  totals: {}; running here: {}; artifacts: {}\n",
-            if totals.is_empty() { "none".to_owned() } else { totals.join(", ") },
+            if totals.is_empty() {
+                "none".to_owned()
+            } else {
+                totals.join(", ")
+            },
             self.running_here,
             self.artifacts
         ));

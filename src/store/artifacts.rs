@@ -97,7 +97,11 @@ impl Store {
         }
         if let Some(t) = &f.tag {
             // A coarse match on the JSON text; the exact test follows in Rust.
-            add("tags", "LIKE", format!("%{}%", serde_json::Value::from(t.as_str())));
+            add(
+                "tags",
+                "LIKE",
+                format!("%{}%", serde_json::Value::from(t.as_str())),
+            );
         }
         let filter = if conditions.is_empty() {
             String::new()

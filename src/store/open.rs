@@ -26,7 +26,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The schema, per dialect, embedded so the binary needs no files beside it. Append only: an
 /// applied migration's text is checksummed, and changing it makes every existing store refuse.
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
     (
         2,
         "jobs_artifacts",
@@ -34,7 +38,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
     (
         2,
         "jobs_artifacts",

@@ -84,15 +84,11 @@ impl JobTools {
                     .map(|s| Duration::from_secs_f64(s).min(MAX_WAIT));
                 let job = match wait {
                     Some(limit) => {
-                        let stop = cx.cancel.child_token();
-                        let timer = stop.clone();
-                        let guard = tokio::spawn(async move {
-                            tokio::time::sleep(limit).await;
-                            timer.cancel();
-                        });
-                        let job = jobs.wait(&id, &stop).await;
-                        guard.abort();
-                        job?
+                        match tokio::time::timeout(limit, jobs.wait(&id, &cx.cancel)).await {
+                            Ok(job) => job?,
+                            // Still running: its state now.
+                            Err(_) => jobs.get(&id).await?,
+                        }
                     }
                     None => jobs.get(&id).await?,
                 };
@@ -238,7 +234,10 @@ fn limit(args: &JsonObject) -> u32 {
 fn kind(s: &str) -> Result<ArtifactKind, JobError> {
     ArtifactKind::parse(s).ok_or_else(|| {
         let known: Vec<&str> = ArtifactKind::ALL.iter().map(|k| k.as_str()).collect();
-        JobError::Invalid(format!("unknown artifact type `{s}` (one of {})", known.join(", ")))
+        JobError::Invalid(format!(
+            "unknown artifact type `{s}` (one of {})",
+            known.join(", ")
+        ))
     })
 }
 
@@ -305,9 +304,8 @@ pub struct ArtifactInput {
 impl ArtifactInput {
     /// Parses the JSON a caller sent.
     pub fn from_json(v: Value) -> Result<Self, JobError> {
-        serde_path_to_error::deserialize(v).map_err(|e| {
-            JobError::Invalid(format!("artifact {}: {}", e.path(), e.inner()))
-        })
+        serde_path_to_error::deserialize(v)
+            .map_err(|e| JobError::Invalid(format!("artifact {}: {}", e.path(), e.inner())))
     }
 
     /// As an artifact to register.
@@ -317,7 +315,9 @@ impl ArtifactInput {
             (None, Some(b64)) => Some(
                 base64::engine::general_purpose::STANDARD
                     .decode(b64)
-                    .map_err(|e| JobError::Invalid(format!("`content_base64` is not base64: {e}")))?,
+                    .map_err(|e| {
+                        JobError::Invalid(format!("`content_base64` is not base64: {e}"))
+                    })?,
             ),
             (None, None) => None,
             (Some(_), Some(_)) => {

@@ -14,8 +14,8 @@ use super::{ToolSource, no_arguments};
 use crate::{
     dispatch::{BoxFuture, CallContext, CallOutcome, Caller},
     engine::Engine,
-    jobs::Jobs,
     error::RouteError,
+    jobs::Jobs,
     registry::Registry,
     report::{CapabilitiesReport, ServerCapabilities, StatusReport, ToolEntry},
     supervisor::ChildHandle,
@@ -185,7 +185,8 @@ impl ToolSource for Own {
     ) -> BoxFuture<'a, Result<CallOutcome, RouteError>> {
         Box::pin(async move {
             let (text, value) = if name == STATUS {
-                let report = full_status(&self.registry, &self.unified, &self.engine, &self.jobs).await;
+                let report =
+                    full_status(&self.registry, &self.unified, &self.engine, &self.jobs).await;
                 (report.to_text(), serde_json::to_value(&report))
             } else {
                 let report = capabilities(&self.registry);

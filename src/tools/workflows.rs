@@ -6,9 +6,7 @@
 
 use std::sync::Arc;
 
-use rmcp::model::{
-    JsonObject, Tool, ToolAnnotations,
-};
+use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde_json::{Value, json};
 
 use super::{ToolSource, answer, string};

@@ -64,13 +64,36 @@ pub fn router(api: Arc<Api>) -> Router {
         description = "Jobs, artifacts and health beside the MCP endpoint /mcp. Same bearer token as /mcp; /health and /health/ready need none."
     ),
     paths(
-        submit_job, list_jobs, get_job, cancel_job, register_artifact, list_artifacts,
-        get_artifact, job_artifacts, artifact_dependencies, artifact_content, services, health,
+        submit_job,
+        list_jobs,
+        get_job,
+        cancel_job,
+        register_artifact,
+        list_artifacts,
+        get_artifact,
+        job_artifacts,
+        artifact_dependencies,
+        artifact_content,
+        services,
+        health,
         ready
     ),
     components(schemas(
-        Submission, JobReport, JobStatus, JobKind, JobList, ArtifactInput, ArtifactReport,
-        ArtifactKind, ArtifactList, Lineage, ServiceReport, ApiError, ErrorBody, Health, Ready
+        Submission,
+        JobReport,
+        JobStatus,
+        JobKind,
+        JobList,
+        ArtifactInput,
+        ArtifactReport,
+        ArtifactKind,
+        ArtifactList,
+        Lineage,
+        ServiceReport,
+        ApiError,
+        ErrorBody,
+        Health,
+        Ready
     ))
 )]
 pub struct ApiDoc;
@@ -239,7 +262,11 @@ fn limit(n: Option<u32>) -> u32 {
 #[utoipa::path(post, path = "/jobs", request_body = Submission,
     responses((status = 201, body = JobReport), (status = 400, body = ApiError)))]
 async fn submit_job(State(api): State<Arc<Api>>, body: Bytes) -> Answer {
-    let job = api.jobs.submit(body_json(&body)?).await.map_err(referenced)?;
+    let job = api
+        .jobs
+        .submit(body_json(&body)?)
+        .await
+        .map_err(referenced)?;
     Ok(json(StatusCode::CREATED, &job))
 }
 
@@ -343,7 +370,10 @@ async fn job_artifacts(State(api): State<Arc<Api>>, Path(job_id): Path<String>) 
 #[utoipa::path(get, path = "/artifacts/{id}/dependencies", params(("id" = String, Path, description = "The artifact id")),
     responses((status = 200, body = Lineage), (status = 404, body = ApiError)))]
 async fn artifact_dependencies(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Answer {
-    Ok(json(StatusCode::OK, &api.jobs.artifacts().lineage(&id).await?))
+    Ok(json(
+        StatusCode::OK,
+        &api.jobs.artifacts().lineage(&id).await?,
+    ))
 }
 
 /// An artifact's content, checked against its checksum.
@@ -367,7 +397,12 @@ async fn services(State(api): State<Arc<Api>>) -> Answer {
 /// Alive.
 #[utoipa::path(get, path = "/health", responses((status = 200, body = Health)))]
 async fn health() -> Answer {
-    Ok(json(StatusCode::OK, &Health { status: "ok".into() }))
+    Ok(json(
+        StatusCode::OK,
+        &Health {
+            status: "ok".into(),
+        },
+    ))
 }
 
 /// Ready: the store answers, the config in force is valid, no child is still starting.
@@ -392,18 +427,19 @@ async fn ready(State(api): State<Arc<Api>>) -> Answer {
         StatusCode::SERVICE_UNAVAILABLE
     };
     let body = Ready {
-        status: if problems.is_empty() { "ready" } else { "not_ready" }.into(),
+        status: if problems.is_empty() {
+            "ready"
+        } else {
+            "not_ready"
+        }
+        .into(),
         problems,
     };
     Ok(json(status, &body))
 }
 
 async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        openapi_json(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], openapi_json()).into_response()
 }
 
 async fn not_found() -> Response {

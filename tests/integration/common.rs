@@ -352,3 +352,78 @@ pub fn state_of(status: &Value, server: &str) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// `serve --http 127.0.0.1:0` on a config, with its address read from its log.
+pub struct HttpServe {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT/mcp`.
+    pub url: String,
+    pub port: u16,
+}
+
+impl HttpServe {
+    /// Starts it with `extra` arguments and `env`.
+    pub async fn start(config: &Path, extra: &[&str], env: &[(&str, String)]) -> Self {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let mut cmd = tokio::process::Command::new(orchestrator_bin());
+        cmd.args([
+            "--config",
+            config.to_str().unwrap(),
+            "serve",
+            "--no-watch",
+            "--http",
+            "127.0.0.1:0",
+        ])
+        .args(extra)
+        .env("MCP_ORCHESTRATOR_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let url = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(i) = line.find("http://") {
+                    return line[i..].split_whitespace().next().unwrap().to_owned();
+                }
+            }
+            panic!("serve --http never said where it listens");
+        })
+        .await
+        .unwrap();
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let port = url
+            .trim_start_matches("http://127.0.0.1:")
+            .trim_end_matches("/mcp")
+            .parse()
+            .unwrap();
+        Self { child, url, port }
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn at(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+/// The Python of the test peers' venv, or `None` (then the test skips, unless peers are
+/// required, when it fails).
+pub fn peers_python() -> Option<PathBuf> {
+    let python = std::env::var_os("MCP_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache"))
+        .join("peers/venv/bin/python");
+    if python.exists() {
+        return Some(python);
+    }
+    assert!(
+        std::env::var("MCP_REQUIRE_PEERS").as_deref() != Ok("1"),
+        "the Python test peers are missing: run scripts/setup-mcp-peers.sh"
+    );
+    eprintln!("skipping: the Python test peers are not installed (run scripts/setup-mcp-peers.sh)");
+    None
+}

@@ -2,7 +2,6 @@
 
 use std::{
     io::{Read, Write},
-    process::Stdio,
     time::Duration,
 };
 
@@ -14,55 +13,15 @@ use rmcp::{
     },
 };
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::common::*;
 
-struct HttpServe {
-    child: tokio::process::Child,
-    url: String,
-    port: u16,
-}
-
 async fn serve_http(cfg: &TempConfig, token: Option<&str>, extra: &[&str]) -> HttpServe {
-    let mut cmd = tokio::process::Command::new(orchestrator_bin());
-    cmd.args([
-        "--config",
-        cfg.path.to_str().unwrap(),
-        "serve",
-        "--no-watch",
-        "--http",
-        "127.0.0.1:0",
-    ])
-    .args(extra)
-    .env("XDG_RUNTIME_DIR", cfg.dir.path())
-    .env("MCP_ORCHESTRATOR_LOG", "info")
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .kill_on_drop(true);
+    let mut env = vec![("XDG_RUNTIME_DIR", cfg.dir.path().display().to_string())];
     if let Some(t) = token {
-        cmd.env("MCP_ORCHESTRATOR_HTTP_TOKEN", t);
+        env.push(("MCP_ORCHESTRATOR_HTTP_TOKEN", t.to_owned()));
     }
-    let mut child = cmd.spawn().unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(i) = line.find("http://") {
-                return line[i..].split_whitespace().next().unwrap().to_owned();
-            }
-        }
-        panic!("serve --http never said where it listens");
-    })
-    .await
-    .unwrap();
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let port = url
-        .trim_start_matches("http://127.0.0.1:")
-        .trim_end_matches("/mcp")
-        .parse()
-        .unwrap();
-    HttpServe { child, url, port }
+    HttpServe::start(&cfg.path, extra, &env).await
 }
 
 /// A raw HTTP POST of an `initialize`, returning the status code.

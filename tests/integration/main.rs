@@ -12,6 +12,7 @@ mod examples;
 mod faults;
 mod first_use;
 mod http;
+mod jobs;
 
 mod aggregation;
 mod bad_input;

@@ -40,7 +40,9 @@ impl Validator<'_> {
             Some(s) => {
                 return Err(self.invalid(
                     "jobs.ttl",
-                    format!("{s} is not a retention: use seconds, more than 0 and at most {MAX_TTL_S}"),
+                    format!(
+                        "{s} is not a retention: use seconds, more than 0 and at most {MAX_TTL_S}"
+                    ),
                 ));
             }
             None => d.ttl,
