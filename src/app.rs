@@ -66,6 +66,7 @@ impl App {
             tracker.clone(),
             shutdown.clone(),
         );
+        engine.set_artifacts(artifacts.clone());
         let jobs = Jobs::new(jobs::Parts {
             artifacts,
             caller: router.clone(),

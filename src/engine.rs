@@ -48,6 +48,7 @@ use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
+    artifacts::Artifacts,
     config::{ResourceLimits, Settings},
     dispatch::ToolCaller,
     hub::ProgressSink,
@@ -154,6 +155,8 @@ pub struct Engine {
     stored: Mutex<HashSet<String>>,
     /// Lease holders found dead at the last look, whose runs may be taken at once.
     dead: Mutex<Vec<String>>,
+    /// Where `$artifacts.<id>` references resolve and steps' resources are registered.
+    artifacts: std::sync::OnceLock<Artifacts>,
     pump: Notify,
     tracker: TaskTracker,
     shutdown: CancellationToken,
@@ -184,6 +187,7 @@ impl Engine {
             progress: Mutex::default(),
             stored: Mutex::default(),
             dead: Mutex::default(),
+            artifacts: std::sync::OnceLock::new(),
             pump: Notify::new(),
             tracker,
             shutdown,
@@ -200,6 +204,13 @@ impl Engine {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Sets the artifact registry: run inputs' `artifact://<id>` strings and steps'
+    /// `$artifacts.<id>` references resolve to descriptors, and resources in steps' results are
+    /// registered as artifacts of the step.
+    pub fn set_artifacts(&self, artifacts: Artifacts) {
+        let _ = self.artifacts.set(artifacts);
     }
 
     /// This process as a lease owner.
@@ -232,6 +243,15 @@ impl Engine {
             .ok_or_else(|| EngineError::UnknownWorkflow(name.to_owned()))?
             .clone();
         check_input(&def, &input)?;
+        let mut input = input;
+        if let Some(a) = self.artifacts.get() {
+            a.resolve(&mut input)
+                .await
+                .map_err(|e| EngineError::InvalidInput {
+                    workflow: name.to_owned(),
+                    message: e.to_string(),
+                })?;
+        }
         self.store_definition(&def).await?;
         // A free run slot: the run is stored already claimed and driven at once, rather than on
         // the maintenance loop's next turn.

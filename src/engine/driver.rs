@@ -67,6 +67,9 @@ pub(super) enum Ending {
     Cancel,
 }
 
+/// Artifact id → descriptor, as templates render `$artifacts.<id>`.
+type ArtifactLookup = dyn Fn(&str) -> Option<Value> + Send + Sync;
+
 /// What a step task hands back.
 type Joined = (usize, Result<Called, CallFailure>, u32, Duration);
 
@@ -91,6 +94,8 @@ pub(super) struct Driver {
     progress: Option<ProgressSink>,
     pub(super) deadline: Option<Instant>,
     adaptive: AdaptiveWidth,
+    /// The descriptors of the artifacts the steps reference (`$artifacts.<id>`), read at start.
+    artifacts: Arc<ArtifactLookup>,
     /// A step slot acquired while waiting, used by the next start.
     spare: Option<OwnedSemaphorePermit>,
     /// Ready steps wait for slots held by other runs.
@@ -129,11 +134,13 @@ pub(super) async fn drive(
         controls,
         progress,
         deadline: None,
+        artifacts: Arc::new(|_| None),
         spare: None,
         blocked: false,
         started: Instant::now(),
         def,
     };
+    driver.load_artifacts().await;
     driver.recover(&run).await?;
     driver.run().await
 }
@@ -154,6 +161,73 @@ async fn definition(engine: &Engine, name: &str, sha: &str) -> Result<Arc<Defini
 }
 
 impl Driver {
+    /// Reads the artifacts the steps reference. One that does not exist renders as null and the
+    /// step's tool sees that; the reference is logged so the operator can tell why.
+    async fn load_artifacts(&mut self) {
+        let Some(registry) = self.engine.artifacts.get() else {
+            return;
+        };
+        let ids: std::collections::BTreeSet<String> = self
+            .def
+            .steps
+            .iter()
+            .flat_map(|s| s.params.artifacts_referenced())
+            .collect();
+        let mut found = BTreeMap::new();
+        for id in ids {
+            match registry.get(&id).await {
+                Ok(a) => {
+                    found.insert(id, serde_json::to_value(a).unwrap_or(Value::Null));
+                }
+                Err(e) => {
+                    tracing::warn!(run = %self.lease.run_id, artifact = %id, error = %e, "a referenced artifact is not available");
+                }
+            }
+        }
+        if !found.is_empty() {
+            self.artifacts = Arc::new(move |id| found.get(id).cloned());
+        }
+    }
+
+    /// Registers the resources a completed step's result carried as artifacts of the step, made
+    /// from the artifacts the step referenced.
+    async fn register_step_artifacts(&self, i: usize, resources: Vec<rmcp::model::ContentBlock>) {
+        let Some(registry) = self.engine.artifacts.get() else {
+            return;
+        };
+        if resources.is_empty() {
+            return;
+        }
+        let step = &self.def.steps[i];
+        let mut dependencies: Vec<String> =
+            step.params.artifacts_referenced().into_iter().collect();
+        if let Some(inputs) = self.input.as_object() {
+            // Descriptors resolved into the run's input at submission.
+            for v in inputs.values() {
+                if let Some(id) = v.get("id").and_then(Value::as_str)
+                    && v.get("storage_location").is_some()
+                    && !dependencies.iter().any(|d| d == id)
+                {
+                    dependencies.push(id.to_owned());
+                }
+            }
+        }
+        let provenance = crate::artifacts::NewArtifact {
+            run_id: Some(self.lease.run_id.clone()),
+            step: Some(step.name.clone()),
+            dependencies,
+            ..Default::default()
+        };
+        let result = rmcp::model::CallToolResult::success(resources);
+        let now = self.engine.clock.now_ms();
+        if let Err(e) = registry
+            .register_from_result(&result, &provenance, now)
+            .await
+        {
+            tracing::warn!(run = %self.lease.run_id, step = %step.name, error = %e, "the step's resources were not registered as artifacts");
+        }
+    }
+
     async fn run(&mut self) -> Result<RunStatus, Stop> {
         loop {
             if self.ending.is_none() && !self.paused {
@@ -196,7 +270,7 @@ impl Driver {
         Scope {
             input: &self.input,
             steps: &self.results,
-            artifacts: &|_| None,
+            artifacts: &*self.artifacts,
         }
     }
 
@@ -349,6 +423,7 @@ impl Driver {
                 )
                 .await?;
                 self.results.insert(name.clone(), called.result);
+                self.register_step_artifacts(i, called.resources).await;
                 self.report_progress(&format!("step {name} completed"))
                     .await;
             }

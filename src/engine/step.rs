@@ -5,7 +5,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use rmcp::model::{CallToolResult, JsonObject};
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -54,6 +54,8 @@ impl CallFailure {
 pub struct Called {
     pub result: Value,
     pub server: Option<Arc<str>>,
+    /// The embedded resources and resource links the result carried: artifacts of the step.
+    pub resources: Vec<ContentBlock>,
 }
 
 /// Where a step's attempts are recorded: its `attempts` column and a `step_started` event per
@@ -171,9 +173,10 @@ async fn call_once(
             let request = CallRequest::child(server.as_str(), tool.as_str());
             call(engine, request, arguments, timeout, cancel)
                 .await
-                .map(|result| Called {
+                .map(|(result, resources)| Called {
                     result,
                     server: Some(Arc::from(server.as_str())),
+                    resources,
                 })
         }
         Target::Tool { name } => call(
@@ -184,9 +187,10 @@ async fn call_once(
             cancel,
         )
         .await
-        .map(|result| Called {
+        .map(|(result, resources)| Called {
             result,
             server: None,
+            resources,
         }),
         Target::Capability { capability, tool } => {
             let servers = capable(&engine.caller.catalog(), capability, prefer);
@@ -204,10 +208,11 @@ async fn call_once(
             for server in servers {
                 let request = CallRequest::child(server.clone(), tool.as_str());
                 match call(engine, request, arguments, timeout, cancel).await {
-                    Ok(result) => {
+                    Ok((result, resources)) => {
                         return Ok(Called {
                             result,
                             server: Some(server),
+                            resources,
                         });
                     }
                     // A tool's own failure is an answer; only routing failures fall back.
@@ -238,7 +243,7 @@ async fn call(
     arguments: &JsonObject,
     timeout: Option<Duration>,
     cancel: &CancellationToken,
-) -> Result<Value, CallFailure> {
+) -> Result<(Value, Vec<ContentBlock>), CallFailure> {
     let mut request = request.arguments(arguments.clone());
     if let Some(t) = timeout {
         request = request.timeout(t);
@@ -268,7 +273,15 @@ async fn call(
         None => call.await,
     };
     match outcome {
-        Ok(CallOutcome::Complete(result)) => step_result(result),
+        Ok(CallOutcome::Complete(result)) => {
+            let resources = result
+                .content
+                .iter()
+                .filter(|c| matches!(c, ContentBlock::Resource(_) | ContentBlock::ResourceLink(_)))
+                .cloned()
+                .collect();
+            step_result(result).map(|v| (v, resources))
+        }
         Ok(CallOutcome::Task(task)) => Err(CallFailure {
             task_id: Some(task.task.task_id.clone()),
             ..CallFailure::permanent(format!(

@@ -22,6 +22,7 @@ impl Jobs {
         health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                biased;
                 () = self.shutdown.cancelled() => return,
                 _ = renew.tick() => {
                     self.find_dead_owners().await;
@@ -114,7 +115,9 @@ impl Jobs {
     /// Claims as many jobs as there are free slots, in fair order.
     async fn claim_jobs(self: &Arc<Self>) {
         let free = self.slots.available_permits();
-        if free == 0 {
+        // A stopping process takes nothing new: a claim now would count an attempt it never
+        // makes, and the next process would judge the job repeated.
+        if free == 0 || self.shutdown.is_cancelled() {
             return;
         }
         let now = self.clock.now_ms();

@@ -88,6 +88,10 @@ impl Jobs {
     }
 
     async fn run(&self, lease: Lease, cancel: CancellationToken) {
+        if self.shutdown.is_cancelled() {
+            let _ = self.store.release_job(&lease).await;
+            return;
+        }
         let job = match self.store.start_job(&lease, self.clock.now_ms()).await {
             Ok(job) => job,
             // Cancelled before it started, or taken over: nothing of ours to write.

@@ -198,8 +198,10 @@ async fn harness(
         errors: Vec::new(),
     }));
     engine.start();
+    let artifacts = Artifacts::new(store, dir.join("artifacts"));
+    engine.set_artifacts(artifacts.clone());
     let jobs = Jobs::new(Parts {
-        artifacts: Artifacts::new(store, dir.join("artifacts")),
+        artifacts,
         caller: fake.clone(),
         engine,
         clock,
@@ -232,6 +234,7 @@ both!(
     tool_jobs_complete_with_their_artifacts,
     workflow_jobs_run_the_workflow_under_the_jobs_id,
     bad_submissions_store_nothing,
+    workflow_steps_read_and_make_artifacts,
     cancel_reaches_pending_and_running_jobs,
     the_pool_is_bounded_and_priority_ordered,
     after_a_crash_only_safe_jobs_run_again,
@@ -303,6 +306,46 @@ async fn workflow_jobs_run_the_workflow_under_the_jobs_id(url: String) {
     assert_eq!(done.result.unwrap()["a"]["x"], 1);
     let run = h.jobs.store.run(&job.job_id).await.unwrap().unwrap();
     assert_eq!(run.status, RunStatus::Completed);
+    h.stop().await;
+}
+
+async fn workflow_steps_read_and_make_artifacts(url: String) {
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness(&url, dir.path(), config(&[], 4), Arc::new(SystemClock)).await;
+    let model = h
+        .jobs
+        .artifacts()
+        .register(
+            crate::artifacts::NewArtifact {
+                name: "model".into(),
+                content: Some(b"w".to_vec()),
+                ..Default::default()
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let yaml = format!(
+        "name: made\nversion: '1'\nsteps:\n  - name: a\n    tool: echo\n    params: {{attach: true, model: '$artifacts.{}'}}\n",
+        model.id
+    );
+    let def = parse(Path::new("m.yaml"), &yaml, &World::permissive()).unwrap();
+    h.jobs.engine.set_definitions(Definitions::new(Loaded {
+        definitions: vec![def],
+        errors: Vec::new(),
+    }));
+    let job = h.jobs.submit(json!({"workflow": "made"})).await.unwrap();
+    let done = wait(&h.jobs, &job.job_id).await;
+    assert_eq!(done.status, JobStatus::Completed, "{done:?}");
+    assert_eq!(done.result.unwrap()["a"]["model"]["name"], "model");
+    let filter = crate::store::ArtifactFilter {
+        run_id: Some(job.job_id.clone()),
+        ..Default::default()
+    };
+    let made = h.jobs.artifacts().list(&filter).await.unwrap();
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0].step.as_deref(), Some("a"));
+    assert_eq!(made[0].dependencies, std::slice::from_ref(&model.id));
     h.stop().await;
 }
 

@@ -201,11 +201,22 @@ pub(super) async fn migrate(pool: &AnyPool, target: &Target) -> Result<(), Store
         source,
     };
     let migrator = Migrator::new(source).await.map_err(wrap)?;
-    match migrator.run(pool).await {
-        // SQLite has no migration lock: a second process creating the same new file at the same
-        // moment finds the tables made under it and fails; once more, it sees them recorded.
-        Err(_) if target.backend == Backend::Sqlite => migrator.run(pool).await.map_err(wrap),
-        done => done.map_err(wrap),
+    if target.backend == Backend::Postgres {
+        return migrator.run(pool).await.map_err(wrap);
+    }
+    // SQLite has no migration lock: a second process creating the same new file at the same
+    // moment finds a migration's tables made under it and fails; looking again, it sees that
+    // migration recorded and goes on to the next, where it may meet the other process again.
+    // Each retry gets past at least one migration, so as many retries as migrations suffice.
+    let mut tries = SQLITE_MIGRATIONS.len() + 1;
+    loop {
+        match migrator.run(pool).await {
+            Err(_) if tries > 1 => {
+                tries -= 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            done => return done.map_err(wrap),
+        }
     }
 }
 

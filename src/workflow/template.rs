@@ -162,7 +162,6 @@ impl Template {
     }
 
     /// The ids of the artifacts it reads.
-    #[cfg(test)]
     pub fn artifacts_referenced(&self) -> std::collections::BTreeSet<String> {
         self.uses
             .iter()
