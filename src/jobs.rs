@@ -203,6 +203,11 @@ impl Jobs {
         self.config.load_full()
     }
 
+    /// The workflow engine (a task of a `workflow__*` call is its run).
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
     /// The artifact registry.
     pub fn artifacts(&self) -> &Artifacts {
         &self.artifacts

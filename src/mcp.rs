@@ -12,19 +12,20 @@ use std::sync::Arc;
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
-        CallToolRequestParams, CallToolResponse, ClientRequest, CompleteRequestParams,
-        CompleteResult, CustomRequest, CustomResult, DiscoverRequestMethod, DiscoverResult,
-        GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
-        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-        ReadResourceRequestParams, ReadResourceResponse, Reference, Request, ServerCapabilities,
-        ServerConfig, ServerResult, SetLevelRequestParams, SubscribeRequestParams,
-        UnsubscribeRequestParams,
+        CallToolRequestParams, CallToolResponse, CancelTaskParams, ClientRequest,
+        CompleteRequestParams, CompleteResult, CustomRequest, CustomResult, DiscoverRequestMethod,
+        DiscoverResult, GetPromptRequestParams, GetPromptResponse, GetTaskParams, GetTaskResult,
+        Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+        ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+        Reference, Request, ServerCapabilities, ServerConfig, ServerResult, SetLevelRequestParams,
+        SubscribeRequestParams, UnsubscribeRequestParams, UpdateTaskParams,
     },
     service::{NotificationContext, RequestContext},
 };
 use tokio::time::Instant;
 
 mod artifacts;
+mod tasks;
 
 use crate::{
     artifacts::SCHEME,
@@ -175,6 +176,7 @@ impl ServerHandler for OrchestratorServer {
                 .enable_resources_list_changed()
                 .enable_tools()
                 .enable_tool_list_changed()
+                .enable_tasks()
                 .build(),
         )
         .with_server_info(Implementation::new(
@@ -243,12 +245,52 @@ impl ServerHandler for OrchestratorServer {
         req: CallToolRequestParams,
         cx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        // A host that declared the tasks extension gets durable work as a task it polls.
+        if cx.client_capabilities().is_some_and(|c| c.supports_tasks()) {
+            let jobs = &self.services.jobs;
+            if req.name == crate::tools::jobs::SUBMIT {
+                let args = req.arguments.unwrap_or_default();
+                return Ok(CallToolResponse::Task(tasks::submit_job(jobs, args).await?));
+            }
+            if let Some(workflow) = req.name.strip_prefix(crate::tools::workflows::PREFIX)
+                && jobs.engine().definitions().get(workflow).is_some()
+            {
+                let args = req.arguments.unwrap_or_default();
+                return Ok(CallToolResponse::Task(
+                    tasks::start_run(jobs, workflow, args).await?,
+                ));
+            }
+        }
         let call = self.call_context(&cx, Instant::now());
         Ok(self
             .services
             .sources
             .call(&req.name, req.arguments, &call)
             .await?)
+    }
+
+    async fn get_task(
+        &self,
+        req: GetTaskParams,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        tasks::get(&self.services.jobs, &req.task_id).await
+    }
+
+    async fn update_task(
+        &self,
+        req: UpdateTaskParams,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        tasks::update(&self.services.jobs, &req.task_id).await
+    }
+
+    async fn cancel_task(
+        &self,
+        req: CancelTaskParams,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        tasks::cancel(&self.services.jobs, &req.task_id).await
     }
 
     async fn list_prompts(

@@ -688,3 +688,144 @@ async fn two_replicas_on_one_postgres_share_jobs_and_take_over_a_dead_ones() {
     let (_, made) = rest.get(&b.at(&format!("/artifacts/job/{}", ids[0]))).await;
     assert_eq!(made["artifacts"].as_array().unwrap().len(), 1, "{made}");
 }
+
+/// A host that declares the tasks extension (SEP-2663) at initialize.
+#[derive(Clone)]
+struct TasksHost;
+
+impl rmcp::ClientHandler for TasksHost {
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        rmcp::model::ClientConfig::new(
+            rmcp::model::ClientCapabilities::builder()
+                .enable_tasks()
+                .build(),
+            rmcp::model::Implementation::new("tasks-host", "1"),
+        )
+        .with_protocol_version(rmcp::model::ProtocolVersion::V_2025_11_25)
+    }
+}
+
+async fn tasks_host(
+    cfg: &TempConfig,
+) -> (
+    rmcp::service::RunningService<rmcp::RoleClient, TasksHost>,
+    tokio::process::Child,
+) {
+    use rmcp::ServiceExt;
+    let mut process = serve_command(&cfg.path, &[]).spawn().unwrap();
+    let transport = rmcp::transport::async_rw::AsyncRwTransport::new_client(
+        process.stdout.take().unwrap(),
+        process.stdin.take().unwrap(),
+    );
+    let client = TasksHost.serve(transport).await.unwrap();
+    (client, process)
+}
+
+async fn task_until_done(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, TasksHost>,
+    task_id: &str,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = client
+            .get_task(rmcp::model::GetTaskParams::new(task_id))
+            .await
+            .unwrap();
+        let v = serde_json::to_value(&r).unwrap();
+        if v["status"] != "working" {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn hosts_that_declare_tasks_get_durable_tasks_that_survive_a_restart() {
+    use rmcp::model::{CallToolRequestParams, CallToolResponse};
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let file = log.path().to_str().unwrap().to_owned();
+    let cfg = write_config(&json!({
+        "servers": {"fx": fixture(&[])},
+        "orchestrator": fast_settings(),
+        "jobs": {"types": {}}
+    }));
+    let flow = json!({"name": "flow", "version": "1", "steps": [
+        {"name": "a", "mcp": "fx", "action": "echo", "params": {"message": "task"}}
+    ]});
+    std::fs::create_dir_all(cfg.dir.path().join("workflows")).unwrap();
+    std::fs::write(cfg.dir.path().join("workflows/flow.json"), flow.to_string()).unwrap();
+
+    let (client, mut process) = tasks_host(&cfg).await;
+    let args = |v: Value| v.as_object().unwrap().clone();
+    // A job as a task.
+    let r = client
+        .call_tool_once(CallToolRequestParams::new("job_submit").with_arguments(args(
+            json!({"tool": "fx__record_safe", "arguments": {"file": file, "label": "t", "ms": 10}}),
+        )))
+        .await
+        .unwrap();
+    let CallToolResponse::Task(task) = r else {
+        panic!("a task: {r:?}")
+    };
+    let job_task = task.task.task_id.clone();
+    assert!(job_task.starts_with("job-"), "{job_task}");
+    assert_eq!(task.task.poll_interval_ms, Some(500));
+    let done = task_until_done(&client, &job_task).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(
+        done["result"]["structuredContent"]["status"], "completed",
+        "{done}"
+    );
+    // A workflow as a task.
+    let r = client
+        .call_tool_once(CallToolRequestParams::new("workflow__flow"))
+        .await
+        .unwrap();
+    let CallToolResponse::Task(task) = r else {
+        panic!("a task: {r:?}")
+    };
+    let run_task = task.task.task_id.clone();
+    let done = task_until_done(&client, &run_task).await;
+    assert_eq!(
+        done["result"]["structuredContent"]["output"]["a"], "echo: task",
+        "{done}"
+    );
+    // A slow one, cancelled through tasks/cancel.
+    let r = client
+        .call_tool_once(
+            CallToolRequestParams::new("job_submit")
+                .with_arguments(args(json!({"tool": "fx__hang"}))),
+        )
+        .await
+        .unwrap();
+    let CallToolResponse::Task(task) = r else {
+        panic!("a task: {r:?}")
+    };
+    let hang = task.task.task_id.clone();
+    client
+        .cancel_task(rmcp::model::CancelTaskParams::new(&hang))
+        .await
+        .unwrap();
+    let done = task_until_done(&client, &hang).await;
+    assert_eq!(done["status"], "cancelled", "{done}");
+    // Unknown ids are -32602.
+    let e = client
+        .get_task(rmcp::model::GetTaskParams::new(
+            "job-00000000-0000-4000-8000-000000000000",
+        ))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("unknown task"), "{e}");
+    let _ = client.cancel().await;
+    process.start_kill().unwrap();
+    let _ = process.wait().await;
+
+    // Another process on the same store answers for the same tasks.
+    let (client, _process) = tasks_host(&cfg).await;
+    let again = task_until_done(&client, &job_task).await;
+    assert_eq!(again["status"], "completed", "{again}");
+    let again = task_until_done(&client, &run_task).await;
+    assert_eq!(again["status"], "completed", "{again}");
+    let _ = client.cancel().await;
+}
