@@ -85,6 +85,17 @@ pub enum StoreError {
         /// What the driver said.
         source: sqlx::Error,
     },
+    /// The SQLite file exists but cannot be used as it is: the message says what to do, and
+    /// the file is left exactly as it was.
+    #[error("cannot use the store {store}: {problem}{}", example(*.problem, .path))]
+    Unusable {
+        /// The store's URL.
+        store: String,
+        /// The file.
+        path: String,
+        /// What is wrong.
+        problem: Unusable,
+    },
     /// The schema could not be brought up to date.
     #[error(
         "cannot migrate the store {store}: {source} (a store written by a newer mcp-orchestrator, or whose migrations table was edited, cannot be used by this one)"
@@ -117,6 +128,37 @@ pub enum StoreError {
         /// The URL, redacted.
         store: String,
     },
+}
+
+/// Why an SQLite store file cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unusable {
+    /// Not an SQLite database, or a damaged one.
+    #[error(
+        "the file is damaged or is not an SQLite database; nothing was changed. Move it aside to start with an empty store, restore it from a backup, or point orchestrator.store at another file"
+    )]
+    Damaged,
+    /// The file or its directory cannot be written.
+    #[error(
+        "the file or its directory is read-only for this user; nothing was changed. Fix the permissions, or point orchestrator.store at a writable place"
+    )]
+    ReadOnly,
+    /// The disk is full.
+    #[error("the disk holding it is full; nothing was changed. Free some space and start again")]
+    Full,
+    /// The file cannot be opened (a directory, or a path that cannot be created).
+    #[error(
+        "the file cannot be opened or created: check that its directory exists and is writable by this user (a read-only directory gives this too) and that the path is not a directory"
+    )]
+    CannotOpen,
+}
+
+/// The command that moves a damaged store aside.
+fn example(problem: Unusable, path: &str) -> String {
+    match problem {
+        Unusable::Damaged => format!(" (mv {path} {path}.broken)"),
+        _ => String::new(),
+    }
 }
 
 /// A control request on a run, recorded by anyone and acted on by the run's lease holder.

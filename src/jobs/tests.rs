@@ -235,6 +235,7 @@ both!(
     workflow_jobs_run_the_workflow_under_the_jobs_id,
     bad_submissions_store_nothing,
     workflow_steps_read_and_make_artifacts,
+    cancelling_a_workflow_job_compensates_its_run,
     cancel_reaches_pending_and_running_jobs,
     the_pool_is_bounded_and_priority_ordered,
     after_a_crash_only_safe_jobs_run_again,
@@ -346,6 +347,32 @@ async fn workflow_steps_read_and_make_artifacts(url: String) {
     assert_eq!(made.len(), 1, "{made:?}");
     assert_eq!(made[0].step.as_deref(), Some("a"));
     assert_eq!(made[0].dependencies, std::slice::from_ref(&model.id));
+    h.stop().await;
+}
+
+async fn cancelling_a_workflow_job_compensates_its_run(url: String) {
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness(&url, dir.path(), config(&[], 4), Arc::new(SystemClock)).await;
+    let yaml = "name: long\nversion: '1'\nsteps:\n  - name: a\n    tool: echo\n    compensation: {tool: safe}\n  - name: b\n    tool: hang\n    dependsOn: [a]\n";
+    let def = parse(Path::new("l.yaml"), yaml, &World::permissive()).unwrap();
+    h.jobs.engine.set_definitions(Definitions::new(Loaded {
+        definitions: vec![def],
+        errors: Vec::new(),
+    }));
+    let job = h.jobs.submit(json!({"workflow": "long"})).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while h.fake.count("hang") == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    h.jobs.cancel(&job.job_id).await.unwrap();
+    let done = wait(&h.jobs, &job.job_id).await;
+    assert_eq!(done.status, JobStatus::Cancelled, "{done:?}");
+    let run = h.jobs.store.run(&job.job_id).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Cancelled);
+    assert_eq!(h.fake.count("safe"), 1, "step a was compensated");
     h.stop().await;
 }
 

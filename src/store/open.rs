@@ -93,11 +93,42 @@ impl Target {
     }
 
     fn open_error(&self, source: sqlx::Error) -> StoreError {
+        if self.backend == Backend::Sqlite
+            && let Some(problem) = sqlite_problem(&source)
+        {
+            return StoreError::Unusable {
+                store: self.display.clone(),
+                path: self
+                    .display
+                    .strip_prefix("sqlite://")
+                    .unwrap_or(&self.display)
+                    .split('?')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+                problem,
+            };
+        }
         StoreError::Open {
             store: self.display.clone(),
             source: scrub(source, self.password.as_deref()),
         }
     }
+}
+
+/// What an SQLite open failure means for the user, when it is one of the failures with a
+/// remedy of its own (by SQLite's primary result codes: CORRUPT 11, NOTADB 26, READONLY 8,
+/// CANTOPEN 14, FULL 13).
+fn sqlite_problem(e: &sqlx::Error) -> Option<super::Unusable> {
+    let code = e.as_database_error()?.code()?;
+    let primary = code.parse::<i64>().ok()? & 0xff;
+    Some(match primary {
+        11 | 26 => super::Unusable::Damaged,
+        8 => super::Unusable::ReadOnly,
+        13 => super::Unusable::Full,
+        14 => super::Unusable::CannotOpen,
+        _ => return None,
+    })
 }
 
 /// A pool on the target, after one direct connection has proved it reachable: the pool itself

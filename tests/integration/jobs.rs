@@ -829,3 +829,36 @@ async fn hosts_that_declare_tasks_get_durable_tasks_that_survive_a_restart() {
     assert_eq!(again["status"], "completed", "{again}");
     let _ = client.cancel().await;
 }
+
+#[test]
+fn a_damaged_store_file_is_refused_with_what_to_do_and_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("main.db");
+    let garbage: Vec<u8> = (0..8192u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&db, &garbage).unwrap();
+    let path = dir.path().join("mcp_servers.json");
+    let config =
+        json!({"servers": {}, "orchestrator": {"store": format!("sqlite://{}", db.display())}});
+    std::fs::write(&path, config.to_string()).unwrap();
+    let (code, _, stderr) = cli(&path, &["serve"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("damaged or is not an SQLite database"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("mv {} {}.broken", db.display(), db.display())),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        garbage,
+        "the file is never overwritten"
+    );
+    // The CLI's store readers say the same.
+    let (code, _, stderr) = cli(&path, &["jobs", "list"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("nothing was changed"), "{stderr}");
+}
