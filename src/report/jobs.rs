@@ -215,12 +215,17 @@ impl JobsReport {
     /// The section as `status` prints it.
     pub fn to_text(&self) -> String {
         let mut out = String::from("\njobs:\n");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         for t in &self.types {
-            let health = t
-                .health
-                .as_deref()
-                .map(|h| format!("  [{h}]"))
-                .unwrap_or_default();
+            let health = match (t.health.as_deref(), t.checked_at) {
+                (Some(h), Some(at)) => {
+                    format!("  [{h}, checked {} s ago]", (now - at).max(0) / 1000)
+                }
+                (Some(h), None) => format!("  [{h}]"),
+                _ => String::new(),
+            };
             out.push_str(&format!(
                 "  {} ({} {}){health}\n",
                 t.job_type, t.kind, t.target

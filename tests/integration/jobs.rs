@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::common::*;
 
-/// The test's job service (tests/peers/job_service.py), its base URL and output dir.
+/// The seed's job service (config/examples/jobs/seed_services.py), its base URL and output dir.
 struct Service {
     _child: tokio::process::Child,
     url: String,
@@ -23,7 +23,8 @@ struct Service {
 
 impl Service {
     async fn start(python: &Path, out: &Path) -> Self {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/job_service.py");
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples/jobs/seed_services.py");
         let mut child = tokio::process::Command::new(python)
             .arg(script)
             .arg(out)

@@ -1,9 +1,11 @@
-"""An external job service speaking the seed's contract, written for the tests: the "ML" and
-"backtest" services of seed 000 in one process (the standard library only).
+"""An external job service speaking the seed's contract: the "ML" and "backtest" services of
+seed 000 in one process (the standard library only). The README's jobs walkthrough and the
+end-to-end tests run it.
 
-Usage: python job_service.py OUT_DIR
+Usage: python3 seed_services.py OUT_DIR [PORT]
 
-Prints its port on stdout, then serves until killed:
+Listens on 127.0.0.1:PORT (default: a free port), prints the port on stdout, then serves until
+killed:
 - GET /health: 200.
 - POST /execute {"job_id", "type", "payload", "metadata"}:
   - type ml_experiment (or ml_experiment_once): trains a "model" (a file under OUT_DIR written
@@ -25,6 +27,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 OUT = sys.argv[1]
+os.makedirs(OUT, exist_ok=True)
+PORT = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 LOCK = threading.Lock()
 
 
@@ -106,6 +110,6 @@ class Server(ThreadingHTTPServer):
         pass  # a client that hung up (a cancelled job) is not news
 
 
-server = Server(("127.0.0.1", 0), Handler)
+server = Server(("127.0.0.1", PORT), Handler)
 print(server.server_address[1], flush=True)
 server.serve_forever()
