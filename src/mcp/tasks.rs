@@ -225,7 +225,7 @@ mod tests {
     #[test]
     fn timestamps_are_rfc3339_utc_with_milliseconds() {
         assert_eq!(timestamp(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(timestamp(1_795_943_336_359), "2026-11-28T06:28:56.359Z");
+        assert_eq!(timestamp(1_795_943_336_359), "2026-11-29T09:08:56.359Z");
     }
 
     #[test]
