@@ -38,28 +38,22 @@ pub fn pin_file(config: &Path) -> Option<PathBuf> {
 /// The default store for a config: an SQLite file beside the pin file (or in the temp dir when
 /// there is no home), named like the control socket.
 pub fn store_url(config: &Path) -> String {
-    let file = state_file(config, "db").unwrap_or_else(|| {
-        runtime_dir().join(format!(
-            "{}.db",
-            socket_path(config)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        ))
-    });
-    format!("sqlite://{}", file.display())
+    format!("sqlite://{}", state_or_runtime(config, "db").display())
 }
 
 /// The default directory of artifact content for a config: beside the store, named like it.
 pub fn artifacts_dir(config: &Path) -> PathBuf {
-    state_file(config, "artifacts").unwrap_or_else(|| {
-        runtime_dir().join(format!(
-            "{}.artifacts",
-            socket_path(config)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        ))
+    state_or_runtime(config, "artifacts")
+}
+
+/// A state file of the config's, or the same name in the runtime dir when there is no home.
+fn state_or_runtime(config: &Path, suffix: &str) -> PathBuf {
+    state_file(config, suffix).unwrap_or_else(|| {
+        let stem = socket_path(config)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        runtime_dir().join(format!("{stem}.{suffix}"))
     })
 }
 

@@ -7,7 +7,10 @@ use std::{path::Path, process::ExitCode, time::Duration};
 
 use serde_json::{Map, Value, json};
 
-use super::{Failure, output, remote::Remote};
+use super::{
+    Failure, output,
+    remote::{Remote, refused},
+};
 use crate::{
     app,
     artifacts::Artifacts,
@@ -407,19 +410,6 @@ fn object(flag: &str, text: &str) -> anyhow::Result<Value> {
         }
         .into()),
     }
-}
-
-fn refused(result: &rmcp::model::CallToolResult) -> anyhow::Error {
-    let text: Vec<&str> = result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
-        .collect();
-    Failure {
-        code: 1,
-        message: text.join("\n"),
-    }
-    .into()
 }
 
 fn unknown_job(path: &Path) -> Failure {

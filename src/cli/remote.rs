@@ -73,3 +73,17 @@ pub async fn require(config: &Path, command: &str) -> anyhow::Result<Remote> {
         .into()
     })
 }
+
+/// A tool's error result as the command's failure: its text, exit code 1.
+pub fn refused(result: &CallToolResult) -> anyhow::Error {
+    let text: Vec<&str> = result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
+        .collect();
+    Failure {
+        code: 1,
+        message: text.join("\n"),
+    }
+    .into()
+}

@@ -33,11 +33,7 @@ impl Engine {
     async fn find_dead_owners(&self) {
         match self.store.lease_owners().await {
             Ok(owners) => {
-                let dead = owners
-                    .into_iter()
-                    .filter(|o| self.owner.is_dead(o))
-                    .collect();
-                *self.dead.lock().expect("poisoned") = dead;
+                *self.dead.lock().expect("poisoned") = self.owner.dead_among(owners);
             }
             Err(e) => tracing::warn!(error = %e, "could not read the store's lease holders"),
         }

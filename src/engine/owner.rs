@@ -39,6 +39,11 @@ impl Owner {
         &self.id
     }
 
+    /// The holders among `owners` that are certainly gone.
+    pub fn dead_among(&self, owners: Vec<String>) -> Vec<String> {
+        owners.into_iter().filter(|o| self.is_dead(o)).collect()
+    }
+
     /// Whether `other` is a holder that is certainly gone.
     pub fn is_dead(&self, other: &str) -> bool {
         if other == self.id {

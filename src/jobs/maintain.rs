@@ -40,9 +40,7 @@ impl Jobs {
     async fn find_dead_owners(&self) {
         match self.store.job_lease_owners().await {
             Ok(owners) => {
-                let owner = self.engine.owner();
-                *self.dead.lock().expect("poisoned") =
-                    owners.into_iter().filter(|o| owner.is_dead(o)).collect();
+                *self.dead.lock().expect("poisoned") = self.engine.owner().dead_among(owners);
             }
             Err(e) => tracing::warn!(error = %e, "could not read the jobs' lease holders"),
         }

@@ -80,44 +80,32 @@ impl Store {
 
     /// Artifacts matching the filter, newest first, with their dependencies.
     pub async fn artifacts(&self, f: &ArtifactFilter) -> Result<Vec<ArtifactReport>, StoreError> {
-        let mut conditions = Vec::new();
-        let mut binds: Vec<String> = Vec::new();
-        let mut add = |column: &str, op: &str, value: String| {
-            binds.push(value);
-            conditions.push(format!("{column} {op} ${}", binds.len()));
-        };
+        let mut filter = sql::Where::default();
         if let Some(k) = f.kind {
-            add("kind", "=", k.as_str().to_owned());
+            filter.add("kind", "=", k.as_str());
         }
         if let Some(j) = &f.job_id {
-            add("job_id", "=", j.clone());
+            filter.add("job_id", "=", j.as_str());
         }
         if let Some(r) = &f.run_id {
-            add("run_id", "=", r.clone());
+            filter.add("run_id", "=", r.as_str());
         }
         if let Some(t) = &f.tag {
             // A coarse match on the JSON text; the exact test follows in Rust.
-            add(
+            filter.add(
                 "tags",
                 "LIKE",
                 format!("%{}%", serde_json::Value::from(t.as_str())),
             );
         }
-        let filter = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
         let limit = if f.limit == 0 { 100 } else { f.limit };
         let text = format!(
-            "SELECT {ARTIFACT_COLUMNS} FROM artifacts {filter} \
+            "SELECT {ARTIFACT_COLUMNS} FROM artifacts {} \
              ORDER BY created_at DESC, id DESC LIMIT ${}",
-            binds.len() + 1
+            filter.sql(),
+            filter.next()
         );
-        let mut query = sqlx::query(&text);
-        for b in &binds {
-            query = query.bind(b.as_str());
-        }
+        let query = filter.bind(sqlx::query(&text));
         let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {

@@ -111,45 +111,30 @@ impl Store {
 
     /// Jobs matching the filter, newest first.
     pub async fn jobs(&self, f: &JobFilter) -> Result<Vec<JobReport>, StoreError> {
-        let mut conditions = Vec::new();
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            n
-        };
-        if f.status.is_some() {
-            conditions.push(format!("status = ${}", next()));
-        }
-        if f.job_type.is_some() {
-            conditions.push(format!("job_type = ${}", next()));
-        }
-        if f.after.is_some() {
-            // The page after a job: older than it, or as old with a smaller id.
-            let (a, b) = (next(), next());
-            conditions.push(format!(
-                "(created_at < (SELECT created_at FROM jobs WHERE id = ${a}) OR \
-                 (created_at = (SELECT created_at FROM jobs WHERE id = ${a}) AND id < ${b}))"
-            ));
-        }
-        let limit = next();
-        let filter = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
-        let text = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs {filter} ORDER BY created_at DESC, id DESC LIMIT ${limit}"
-        );
-        let mut query = sqlx::query(&text);
+        let mut filter = sql::Where::default();
         if let Some(status) = f.status {
-            query = query.bind(status.as_str());
+            filter.add("status", "=", status.as_str());
         }
         if let Some(t) = &f.job_type {
-            query = query.bind(t.as_str());
+            filter.add("job_type", "=", t.as_str());
         }
         if let Some(after) = &f.after {
-            query = query.bind(after.as_str()).bind(after.as_str());
+            // The page after a job: older than it, or as old with a smaller id.
+            filter.add_with(&[after, after], |n| {
+                format!(
+                    "(created_at < (SELECT created_at FROM jobs WHERE id = ${a}) OR \
+                     (created_at = (SELECT created_at FROM jobs WHERE id = ${a}) AND id < ${b}))",
+                    a = n[0],
+                    b = n[1]
+                )
+            });
         }
+        let text = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs {} ORDER BY created_at DESC, id DESC LIMIT ${}",
+            filter.sql(),
+            filter.next()
+        );
+        let query = filter.bind(sqlx::query(&text));
         let limit = if f.limit == 0 { 100 } else { f.limit };
         let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await?;
         rows.iter().map(job_report).collect()

@@ -106,35 +106,19 @@ impl Store {
 
     /// Runs matching the filter, newest first.
     pub async fn runs(&self, f: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
-        // Placeholders are numbered in the order the conditions are added.
-        let mut conditions = Vec::new();
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            n
-        };
-        if f.status.is_some() {
-            conditions.push(format!("status = ${}", next()));
-        }
-        if f.workflow.is_some() {
-            conditions.push(format!("workflow = ${}", next()));
-        }
-        let limit = next();
-        let filter = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
-        let text = format!(
-            "SELECT {RUN_COLUMNS} FROM runs {filter} ORDER BY created_at DESC, id DESC LIMIT ${limit}"
-        );
-        let mut query = sqlx::query(&text);
+        let mut filter = sql::Where::default();
         if let Some(status) = f.status {
-            query = query.bind(status.as_str());
+            filter.add("status", "=", status.as_str());
         }
         if let Some(workflow) = &f.workflow {
-            query = query.bind(workflow.as_str());
+            filter.add("workflow", "=", workflow.as_str());
         }
+        let text = format!(
+            "SELECT {RUN_COLUMNS} FROM runs {} ORDER BY created_at DESC, id DESC LIMIT ${}",
+            filter.sql(),
+            filter.next()
+        );
+        let query = filter.bind(sqlx::query(&text));
         let rows = query.bind(i64::from(f.limit)).fetch_all(&self.pool).await?;
         rows.iter().map(run_record).collect()
     }
@@ -282,7 +266,7 @@ fn update_run<'q>(
     lease: &'q super::Lease,
     u: &'q RunUpdate<'q>,
     release: bool,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+) -> sql::AnyQuery<'q> {
     let sql = if release {
         run_update_sql!(", owner = NULL, lease_until = NULL")
     } else {

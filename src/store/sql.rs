@@ -40,6 +40,56 @@ pub(super) fn stale_unless(rows: u64, lease: &Lease) -> Result<(), StoreError> {
     }
 }
 
+/// The query type every statement here builds.
+pub(super) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// A `WHERE` clause of a listing, its placeholders numbered in the order conditions are added
+/// (every bound value is text).
+#[derive(Default)]
+pub(super) struct Where {
+    conditions: Vec<String>,
+    binds: Vec<String>,
+}
+
+impl Where {
+    /// `column op $n`, bound to `value`.
+    pub(super) fn add(&mut self, column: &str, op: &str, value: impl Into<String>) {
+        self.binds.push(value.into());
+        self.conditions
+            .push(format!("{column} {op} ${}", self.binds.len()));
+    }
+
+    /// A condition `write` spells with the placeholder numbers of `values`, bound in order.
+    pub(super) fn add_with(&mut self, values: &[&str], write: impl FnOnce(&[usize]) -> String) {
+        let first = self.binds.len() + 1;
+        self.binds.extend(values.iter().map(|v| (*v).to_owned()));
+        let numbers: Vec<usize> = (first..first + values.len()).collect();
+        self.conditions.push(write(&numbers));
+    }
+
+    /// The number of the next placeholder after the clause's.
+    pub(super) fn next(&self) -> usize {
+        self.binds.len() + 1
+    }
+
+    /// `WHERE a AND b`, or nothing.
+    pub(super) fn sql(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+
+    /// Binds the clause's values to `query`, in order.
+    pub(super) fn bind<'q>(&'q self, mut query: AnyQuery<'q>) -> AnyQuery<'q> {
+        for b in &self.binds {
+            query = query.bind(b.as_str());
+        }
+        query
+    }
+}
+
 /// A JSON value as stored (TEXT).
 pub(super) fn json_text(value: &Value) -> String {
     value.to_string()

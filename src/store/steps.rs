@@ -159,10 +159,10 @@ const SQLITE_STEP_LOGGED: &str = concat!(
 
 /// Binds `$1`–`$9` of [`UPDATE_STEP`].
 fn bind_step<'q>(
-    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    query: sql::AnyQuery<'q>,
     lease: &'q Lease,
     u: &'q StepUpdate<'q>,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+) -> sql::AnyQuery<'q> {
     query
         .bind(&lease.run_id)
         .bind(u.name)

@@ -264,14 +264,5 @@ async fn open_store(path: &Path) -> anyhow::Result<Store> {
 }
 
 fn failure(result: &rmcp::model::CallToolResult) -> anyhow::Error {
-    let text: Vec<&str> = result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.as_str()))
-        .collect();
-    Failure {
-        code: 1,
-        message: text.join("\n"),
-    }
-    .into()
+    crate::cli::remote::refused(result)
 }
