@@ -220,6 +220,16 @@ async fn harness(
     }
 }
 
+/// An inline artifact named `model`.
+async fn model(h: &Harness) -> crate::report::ArtifactReport {
+    let model = crate::artifacts::NewArtifact {
+        name: "model".into(),
+        content: Some(b"w".to_vec()),
+        ..Default::default()
+    };
+    h.jobs.artifacts().register(model, 1).await.unwrap()
+}
+
 async fn wait(jobs: &Jobs, id: &str) -> crate::report::JobReport {
     tokio::time::timeout(
         Duration::from_secs(20),
@@ -246,19 +256,7 @@ both!(
 async fn tool_jobs_complete_with_their_artifacts(url: String) {
     let dir = tempfile::tempdir().unwrap();
     let h = harness(&url, dir.path(), config(&[], 4), Arc::new(SystemClock)).await;
-    let model = h
-        .jobs
-        .artifacts()
-        .register(
-            crate::artifacts::NewArtifact {
-                name: "model".into(),
-                content: Some(b"w".to_vec()),
-                ..Default::default()
-            },
-            1,
-        )
-        .await
-        .unwrap();
+    let model = model(&h).await;
     let job = h
         .jobs
         .submit(json!({"tool": "echo", "arguments": {"attach": true, "model": format!("artifact://{}", model.id)}, "metadata": {"who": "test"}}))
@@ -313,19 +311,7 @@ async fn workflow_jobs_run_the_workflow_under_the_jobs_id(url: String) {
 async fn workflow_steps_read_and_make_artifacts(url: String) {
     let dir = tempfile::tempdir().unwrap();
     let h = harness(&url, dir.path(), config(&[], 4), Arc::new(SystemClock)).await;
-    let model = h
-        .jobs
-        .artifacts()
-        .register(
-            crate::artifacts::NewArtifact {
-                name: "model".into(),
-                content: Some(b"w".to_vec()),
-                ..Default::default()
-            },
-            1,
-        )
-        .await
-        .unwrap();
+    let model = model(&h).await;
     let yaml = format!(
         "name: made\nversion: '1'\nsteps:\n  - name: a\n    tool: echo\n    params: {{attach: true, model: '$artifacts.{}'}}\n",
         model.id

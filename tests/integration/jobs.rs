@@ -96,6 +96,20 @@ impl Rest {
         self.send(reqwest::Method::POST, url, Some(body)).await
     }
 
+    /// `DELETE /jobs/{id}`, then waits until the job is cancelled.
+    async fn cancel_and_wait(&self, base: &HttpServe, id: &str) {
+        let (code, _) = self
+            .send(
+                reqwest::Method::DELETE,
+                &base.at(&format!("/jobs/{id}")),
+                None,
+            )
+            .await;
+        assert_eq!(code, 200);
+        let cancelled = self.wait_job(base, id, Duration::from_secs(15)).await;
+        assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    }
+
     /// Polls `GET {base}/jobs/{id}` until the job has ended.
     async fn wait_job(&self, base: &HttpServe, id: &str, limit: Duration) -> Value {
         let deadline = tokio::time::Instant::now() + limit;
@@ -272,16 +286,7 @@ async fn the_seed_flow_runs_through_the_rest_api_the_cli_and_the_sdk() {
         )
         .await;
     let slow = job["job_id"].as_str().unwrap().to_owned();
-    let (code, _) = rest
-        .send(
-            reqwest::Method::DELETE,
-            &srv.at(&format!("/jobs/{slow}")),
-            None,
-        )
-        .await;
-    assert_eq!(code, 200);
-    let cancelled = rest.wait_job(&srv, &slow, Duration::from_secs(10)).await;
-    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    rest.cancel_and_wait(&srv, &slow).await;
 
     // The CLI: submit through the running instance and wait; list; lineage; services.
     let (code, stdout, stderr) = cli(
@@ -638,16 +643,7 @@ async fn two_replicas_on_one_postgres_share_jobs_and_take_over_a_dead_ones() {
     }
     let (_, seen) = rest.get(&b.at(&format!("/jobs/{stuck}"))).await;
     assert_eq!(seen["status"], "running", "{seen}");
-    let (code, _) = rest
-        .send(
-            reqwest::Method::DELETE,
-            &b.at(&format!("/jobs/{stuck}")),
-            None,
-        )
-        .await;
-    assert_eq!(code, 200);
-    let cancelled = rest.wait_job(&b, &stuck, Duration::from_secs(15)).await;
-    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    rest.cancel_and_wait(&b, &stuck).await;
 
     // A dies mid-job: B takes its jobs over; the idempotent one runs again, the other fails.
     let mut ids = Vec::new();
