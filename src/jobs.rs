@@ -36,7 +36,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     artifacts::{ArtifactError, Artifacts},
-    config::{JobTarget, JobsConfig},
+    config::JobsConfig,
     dispatch::{BoxFuture, ToolCaller},
     engine::{Engine, clock::Clock},
     report::{JobKind, JobReport, JobStatus, JobsReport, ServiceReport},
@@ -351,11 +351,7 @@ impl Jobs {
             .types
             .iter()
             .map(|(name, t)| {
-                let (kind, target) = match &t.target {
-                    JobTarget::Tool(n) => (JobKind::Tool, n.clone()),
-                    JobTarget::Workflow(n) => (JobKind::Workflow, n.clone()),
-                    JobTarget::Service(u) => (JobKind::Service, u.clone()),
-                };
+                let (kind, target) = t.target.shown();
                 let h = health.get(name);
                 let service = kind == JobKind::Service;
                 ServiceReport {

@@ -29,6 +29,30 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A URL as messages may show it: user info (`user:pass@`) and the query (`?token=…`) replaced
+/// by `***`, since either may carry a credential.
+pub fn shown_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, _)) => (r, "?***"),
+        None => (rest, ""),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("***@{host}"),
+        None => authority.to_owned(),
+    };
+    let scheme = if scheme.is_empty() {
+        String::new()
+    } else {
+        format!("{scheme}://")
+    };
+    format!("{scheme}{authority}{path}{query}")
+}
+
 /// Whether an environment variable's name suggests its value is a credential.
 pub fn is_secret_name(name: &str) -> bool {
     const MARKERS: [&str; 8] = [
@@ -84,6 +108,20 @@ impl Redactor {
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Redactor({} secrets)", self.needles.len())
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::shown_url;
+
+    #[test]
+    fn credentials_in_urls_are_not_shown() {
+        assert_eq!(shown_url("http://127.0.0.1:8001"), "http://127.0.0.1:8001");
+        assert_eq!(
+            shown_url("https://bob:hunter2@ml.example/v1?token=abc"),
+            "https://***@ml.example/v1?***"
+        );
     }
 }
 

@@ -10,7 +10,7 @@ use crate::{
     config::JobTarget,
     engine::clock::{Clock, SystemClock},
     jobs::service,
-    report::{JobKind, ServiceReport},
+    report::ServiceReport,
 };
 
 /// `services` arguments.
@@ -36,18 +36,13 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let client = reqwest::Client::new();
     let mut reports = Vec::new();
     for (name, t) in &config.jobs.types {
-        let (kind, target) = match &t.target {
-            JobTarget::Tool(n) => (JobKind::Tool, n.clone()),
-            JobTarget::Workflow(n) => (JobKind::Workflow, n.clone()),
-            JobTarget::Service(u) => (JobKind::Service, u.clone()),
-        };
-        let (health, detail) = if kind == JobKind::Service {
-            match service::health(&client, &target).await {
+        let (kind, target) = t.target.shown();
+        let (health, detail) = match &t.target {
+            JobTarget::Service(url) => match service::health(&client, url).await {
                 Ok(()) => (Some("healthy".to_owned()), None),
                 Err(e) => (Some("unhealthy".to_owned()), Some(e)),
-            }
-        } else {
-            (None, None)
+            },
+            _ => (None, None),
         };
         reports.push(ServiceReport {
             job_type: name.clone(),

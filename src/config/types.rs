@@ -150,6 +150,19 @@ pub enum JobTarget {
     Service(String),
 }
 
+impl JobTarget {
+    /// Its kind, and the target as jobs, reports and messages show it (a URL without its
+    /// credentials).
+    pub fn shown(&self) -> (crate::report::JobKind, String) {
+        use crate::report::JobKind;
+        match self {
+            Self::Tool(n) => (JobKind::Tool, n.clone()),
+            Self::Workflow(n) => (JobKind::Workflow, n.clone()),
+            Self::Service(u) => (JobKind::Service, crate::secrets::shown_url(u)),
+        }
+    }
+}
+
 impl Config {
     /// The server with this id.
     pub fn server(&self, id: &str) -> Option<&ServerSpec> {

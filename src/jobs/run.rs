@@ -318,7 +318,8 @@ impl Jobs {
             let new = a.into_new(&job.job_id, &name, &job.inputs);
             if let Err(e) = self.artifacts.register(new, self.clock.now_ms()).await {
                 return End::failed(format!(
-                    "service {url} answered, but an artifact it listed was refused: {e}"
+                    "service {} answered, but an artifact it listed was refused: {e}",
+                    job.target
                 ));
             }
         }

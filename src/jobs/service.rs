@@ -101,6 +101,8 @@ pub struct Execute<'a> {
 /// Runs one execution; `Err` is a message for the job's `error`.
 pub async fn execute(client: &reqwest::Client, x: Execute<'_>) -> Result<Outcome, String> {
     let endpoint = format!("{}/execute", x.url);
+    // Messages name the endpoint without the URL's credentials.
+    let shown = crate::secrets::shown_url(&endpoint);
     let body = json!({
         "job_id": x.job_id,
         "type": x.job_type,
@@ -115,19 +117,19 @@ pub async fn execute(client: &reqwest::Client, x: Execute<'_>) -> Result<Outcome
         .send();
     let response = send
         .await
-        .map_err(|e| transport_error(&endpoint, x.timeout, &e))?;
+        .map_err(|e| transport_error(&shown, x.timeout, &e))?;
     let status = response.status();
     let bytes = response
         .bytes()
         .await
-        .map_err(|e| transport_error(&endpoint, x.timeout, &e))?;
+        .map_err(|e| transport_error(&shown, x.timeout, &e))?;
     if !status.is_success() {
         return Err(format!(
-            "service {endpoint} answered HTTP {status}: {}",
+            "service {shown} answered HTTP {status}: {}",
             quote(&bytes)
         ));
     }
-    parse(&endpoint, &bytes)
+    parse(&shown, &bytes)
 }
 
 /// The answer's meaning, or what is wrong with it.
@@ -166,16 +168,17 @@ pub fn parse(endpoint: &str, bytes: &[u8]) -> Result<Outcome, String> {
 /// `GET {url}/health`: `Ok` on a 2xx answer, else what went wrong.
 pub async fn health(client: &reqwest::Client, url: &str) -> Result<(), String> {
     let endpoint = format!("{url}/health");
+    let shown = crate::secrets::shown_url(&endpoint);
     let response = client
         .get(&endpoint)
         .timeout(HEALTH_TIMEOUT)
         .send()
         .await
-        .map_err(|e| transport_error(&endpoint, HEALTH_TIMEOUT, &e))?;
+        .map_err(|e| transport_error(&shown, HEALTH_TIMEOUT, &e))?;
     if response.status().is_success() {
         Ok(())
     } else {
-        Err(format!("{endpoint} answered HTTP {}", response.status()))
+        Err(format!("{shown} answered HTTP {}", response.status()))
     }
 }
 

@@ -5,10 +5,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::JobError;
-use crate::{
-    config::{JobTarget, JobsConfig},
-    report::JobKind,
-};
+use crate::{config::JobsConfig, report::JobKind};
 
 /// A submission as a caller writes it: `{"type", "payload", "metadata"}`,
 /// `{"tool", "arguments"}` or `{"workflow", "input"}`, each with optional `priority` and `ttl`.
@@ -87,11 +84,7 @@ impl Submission {
                         known: config.types.keys().cloned().collect(),
                     });
                 };
-                let (kind, target) = match &spec.target {
-                    JobTarget::Tool(n) => (JobKind::Tool, n.clone()),
-                    JobTarget::Workflow(n) => (JobKind::Workflow, n.clone()),
-                    JobTarget::Service(u) => (JobKind::Service, u.clone()),
-                };
+                let (kind, target) = spec.target.shown();
                 (kind, Some(t), target, object(self.payload, "payload")?)
             }
             (None, Some(tool), None) => {
@@ -212,7 +205,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::config::JobType;
+    use crate::config::{JobTarget, JobType};
 
     fn config() -> JobsConfig {
         let mut c = JobsConfig::default();

@@ -583,6 +583,11 @@ async fn services_down_slow_or_garbled_fail_clearly(url: String) {
             JobTarget::Service("http://127.0.0.1:9".into()),
             false,
         ),
+        (
+            "creds",
+            JobTarget::Service("http://bob:hunter2@127.0.0.1:9/x?token=hunter2".into()),
+            false,
+        ),
     ];
     let h = harness(&url, dir.path(), config(&types, 8), Arc::new(SystemClock)).await;
     let mut ids = BTreeMap::new();
@@ -608,12 +613,21 @@ async fn services_down_slow_or_garbled_fail_clearly(url: String) {
         ("garbage", "answered outside the execute contract"),
         ("fail", "reports the job failed: diverged"),
         ("down", "is unreachable"),
+        (
+            "creds",
+            "service http://***@127.0.0.1:9/x?*** is unreachable",
+        ),
     ];
     for (name, message) in expect {
         let j = wait(&h.jobs, &ids[name]).await;
         assert_eq!(j.status, JobStatus::Failed, "{name}");
         let e = j.error.unwrap();
         assert!(e.contains(message), "{name}: {e}");
+        assert!(
+            !e.contains("hunter2") && !j.target.contains("hunter2"),
+            "{}",
+            j.target
+        );
     }
     h.stop().await;
 }
