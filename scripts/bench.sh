@@ -6,6 +6,7 @@
 #
 #   scripts/bench.sh [--quick] [--inference] [router-bench flags...]
 #   scripts/bench.sh --workflows [--pg-url URL] [--wf-runs 100,1000] [--wf-stores sqlite,postgres]
+#   scripts/bench.sh --jobs [--pg-url URL] [--jobs-seconds 60] [--jobs-pool 16,64] [--jobs-stores sqlite,postgres]
 #
 # --quick        fewer calls and cold starts (a smoke run, ~1 min; not for quoting)
 # --inference    also run benches/local_inference.py (mcp-local-llama vs llama-cpp-python on the
@@ -14,6 +15,11 @@
 # --workflows    item 7 only: durable workflow runs (5-step diamond) on SQLite and PostgreSQL at
 #                100 and 1,000 concurrent runs. Without --pg-url, PostgreSQL is a throwaway server
 #                from scripts/postgres.sh in its own PG_TEST_DIR (skipped when not installed).
+#                Needs neither server-everything nor fastmcp.
+# --jobs         item 8 only: durable jobs (a no-op tool job, `fx__echo`): submit latency at c=1,
+#                submit → completed, jobs/s sustained for --jobs-seconds (60) with 64 submitters,
+#                store growth per 10,000 jobs, RSS; on SQLite and PostgreSQL (as --workflows), at
+#                each --jobs-pool size (`jobs.max_concurrent`, 16 and 64). With --quick: 10 s.
 #                Needs neither server-everything nor fastmcp.
 # Any other flag goes to router-bench (see `router-bench --help`), e.g. `--json out.json`.
 # Respects CARGO_TARGET_DIR (default: <repo>/target).
@@ -27,27 +33,31 @@ LLAMA_CPP_PYTHON_VERSION="0.3.36"
 
 inference=0
 workflows=0
+jobs=0
 bench_args=()
 for a in "$@"; do
   case "$a" in
     --inference) inference=1 ;;
     --workflows) workflows=1; bench_args+=("$a") ;;
-    --quick) bench_args+=(--calls 300 --calls-per-task 10 --rounds 2 --warmup 50 --startup-runs 2 --fallback-calls 200 --peer-calls 50 --peer-calls-per-task 1 --wf-seq-runs 50 --wf-warmup 5) ;;
+    --jobs) jobs=1; bench_args+=("$a") ;;
+    --quick) bench_args+=(--calls 300 --calls-per-task 10 --rounds 2 --warmup 50 --startup-runs 2 --fallback-calls 200 --peer-calls 50 --peer-calls-per-task 1 --wf-seq-runs 50 --wf-warmup 5 --jobs-seconds 10 --jobs-seq 200 --jobs-sample 50 --jobs-warmup 10 --jobs-flood-seconds 3) ;;
     *) bench_args+=("$a") ;;
   esac
 done
 
-if [ "$workflows" = 1 ]; then
+if [ "$workflows" = 1 ] || [ "$jobs" = 1 ]; then
+  phase="workflows"
+  [ "$jobs" = 1 ] && phase="jobs"
   echo "bench: building (release)" >&2
   (cd "$root" && cargo build --release --quiet -p mcp-orchestrator -p mcp-fixture-server -p router-bench)
   cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
   mem="$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
   pg="$(command -v postgres || ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sort -V | tail -n 1 || true)"
-  echo "## MCP Orchestrator benchmark: workflows"
+  echo "## MCP Orchestrator benchmark: $phase"
   echo
   echo "* machine: $cpu, $(nproc) CPUs, $mem RAM, Linux $(uname -r)"
   echo "* $(rustc --version), release profile (\`cargo build --release\`); SQLite bundled with sqlx; PostgreSQL: $([ -n "$pg" ] && "$pg" --version 2>/dev/null || echo 'not installed')"
-  echo "* commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)'); loadavg at start: $(cut -d' ' -f1-4 /proc/loadavg)"
+  echo "* commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)'); loadavg at start: $(cut -d' ' -f1-4 /proc/loadavg); $(date -u +%FT%TZ)"
   echo
   "$target/release/router-bench" \
     --orchestrator "$target/release/mcp-orchestrator" \

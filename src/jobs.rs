@@ -134,6 +134,9 @@ pub struct Jobs {
     tools: OnceLock<Arc<dyn ToolIndex>>,
     http: reqwest::Client,
     slots: Arc<Semaphore>,
+    /// Whether the last look at the store left claimable jobs waiting: a new submission then
+    /// queues behind them (priority order) instead of taking a free slot first.
+    backlog: std::sync::atomic::AtomicBool,
     active: Mutex<HashMap<String, Active>>,
     ends: Mutex<HashMap<String, watch::Sender<bool>>>,
     health: Mutex<BTreeMap<String, Health>>,
@@ -178,6 +181,7 @@ impl Jobs {
             tools: OnceLock::new(),
             http: reqwest::Client::new(),
             slots,
+            backlog: std::sync::atomic::AtomicBool::new(false),
             active: Mutex::default(),
             ends: Mutex::default(),
             health: Mutex::default(),
@@ -227,7 +231,10 @@ impl Jobs {
         self.check_target(&r).await?;
         let inputs = self.artifacts.resolve(&mut r.payload).await?;
         let now = self.clock.now_ms();
-        let permit = self.slots.clone().try_acquire_owned().ok();
+        let queued = self.backlog.load(std::sync::atomic::Ordering::Acquire);
+        let permit = (!queued)
+            .then(|| self.slots.clone().try_acquire_owned().ok())
+            .flatten();
         let until = now + ms(self.lease_ttl);
         let claim = permit.as_ref().map(|_| (self.engine.owner().id(), until));
         let group = r

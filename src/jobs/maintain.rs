@@ -115,7 +115,13 @@ impl Jobs {
         let free = self.slots.available_permits();
         // A stopping process takes nothing new: a claim now would count an attempt it never
         // makes, and the next process would judge the job repeated.
-        if free == 0 || self.shutdown.is_cancelled() {
+        if self.shutdown.is_cancelled() {
+            return;
+        }
+        if free == 0 {
+            // Every slot is busy; whether jobs wait is learnt when one frees.
+            self.backlog
+                .store(true, std::sync::atomic::Ordering::Release);
             return;
         }
         let now = self.clock.now_ms();
@@ -136,10 +142,13 @@ impl Jobs {
             }
             m
         };
+        let listed = candidates.len();
+        let mut taken = 0;
         for c in fair_order(candidates, &running) {
             let Ok(permit) = self.slots.clone().try_acquire_owned() else {
-                return;
+                break;
             };
+            taken += 1;
             if self.active.lock().expect("poisoned").contains_key(&c.id) {
                 continue;
             }
@@ -159,5 +168,8 @@ impl Jobs {
                 Err(e) => tracing::warn!(job = %c.id, error = %e, "job not claimed"),
             }
         }
+        // Jobs left waiting (no slot for them): new submissions queue behind them.
+        self.backlog
+            .store(taken < listed, std::sync::atomic::Ordering::Release);
     }
 }

@@ -96,6 +96,40 @@ pub struct Args {
     /// is not given; without either, PostgreSQL is skipped.
     #[arg(long)]
     pub postgres_script: Option<PathBuf>,
+    /// Measure item 8 only (durable jobs: submit latency, submit → completed, sustained jobs/s
+    /// and store growth on each `--jobs-stores` store at each `--jobs-pool` size), instead of
+    /// items 1–5. Uses `--pg-url` / `--postgres-script` like item 7.
+    #[arg(long, conflicts_with = "workflows")]
+    pub jobs: bool,
+    /// Item 8: stores (comma-separated).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "sqlite,postgres"
+    )]
+    pub jobs_stores: Vec<Store>,
+    /// Item 8: worker-pool sizes (`jobs.max_concurrent`, comma-separated); a case per size.
+    #[arg(long, value_delimiter = ',', default_value = "16,64")]
+    pub jobs_pool: Vec<usize>,
+    /// Item 8: seconds of the sustained submit → wait loops.
+    #[arg(long, default_value_t = 60)]
+    pub jobs_seconds: u64,
+    /// Item 8: concurrent submitters in the sustained and submit-only loops.
+    #[arg(long, default_value_t = 64)]
+    pub jobs_submitters: usize,
+    /// Item 8: `job_submit` calls one after another (c=1), and as many baseline calls.
+    #[arg(long, default_value_t = 1000)]
+    pub jobs_seq: usize,
+    /// Item 8: c=1 submit → wait loops, and the reports read of the c=1 submits.
+    #[arg(long, default_value_t = 200)]
+    pub jobs_sample: usize,
+    /// Item 8: warm-up loops per case.
+    #[arg(long, default_value_t = 50)]
+    pub jobs_warmup: usize,
+    /// Item 8: seconds of submit-only loops after the sustained ones (0: none).
+    #[arg(long, default_value_t = 10)]
+    pub jobs_flood_seconds: u64,
 }
 
 impl Args {
@@ -111,6 +145,14 @@ impl Args {
         }
         if self.workflows && self.wf_runs.contains(&0) {
             bail!("--wf-runs: every N must be at least 1");
+        }
+        if self.jobs {
+            if self.jobs_pool.contains(&0) {
+                bail!("--jobs-pool: every size must be at least 1");
+            }
+            if self.jobs_submitters == 0 || self.jobs_seconds == 0 {
+                bail!("--jobs-submitters and --jobs-seconds must be at least 1");
+            }
         }
         Ok(())
     }

@@ -1,7 +1,8 @@
 //! `router-bench`: measures `tools/call` latency and throughput direct to a child vs through
 //! `mcp-orchestrator serve` (and through a peer aggregator), the orchestrator's RSS, start-up
 //! with five children, and unified-tool fallback; with `--workflows`, durable workflow runs
-//! instead (item 7, [`phases::workflows`]). Prints Markdown tables on stdout; progress goes to
+//! instead (item 7, [`phases::workflows`]); with `--jobs`, durable jobs instead (item 8,
+//! [`phases::jobs`]). Prints Markdown tables on stdout; progress goes to
 //! stderr. `scripts/bench.sh` builds everything and runs it.
 //!
 //! Method (also in docs/benchmarks.md): one rmcp client per target, spawned by this process over
@@ -25,7 +26,7 @@ use clap::Parser;
 use crate::{
     args::Args,
     ctx::Ctx,
-    phases::{fallback, fleet::Fleet, load, startup, workflows},
+    phases::{fallback, fleet::Fleet, jobs, load, startup, workflows},
     report::{Results, write_report},
 };
 
@@ -33,6 +34,9 @@ use crate::{
 async fn run(ctx: &Ctx) -> Result<String> {
     if ctx.args.workflows {
         return run_workflows(ctx).await;
+    }
+    if ctx.args.jobs {
+        return run_jobs(ctx).await;
     }
     // Start-up first, on a quiet machine.
     let startups = startup::run(ctx).await?;
@@ -62,6 +66,19 @@ async fn run_workflows(ctx: &Ctx) -> Result<String> {
         std::fs::write(
             path,
             serde_json::to_vec_pretty(&serde_json::json!({ "workflows": json }))?,
+        )?;
+    }
+    Ok(out)
+}
+
+/// `--jobs`: item 8 alone.
+async fn run_jobs(ctx: &Ctx) -> Result<String> {
+    let res = jobs::run(ctx).await?;
+    let (out, json) = jobs::report::write(&ctx.args, &res)?;
+    if let Some(path) = &ctx.args.json {
+        std::fs::write(
+            path,
+            serde_json::to_vec_pretty(&serde_json::json!({ "jobs": json }))?,
         )?;
     }
     Ok(out)

@@ -4,6 +4,7 @@
 
 pub mod fallback;
 pub mod fleet;
+pub mod jobs;
 pub mod load;
 pub mod startup;
 pub mod workflows;

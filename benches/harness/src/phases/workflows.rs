@@ -149,13 +149,13 @@ pub struct Workflows {
 }
 
 /// A PostgreSQL server to put databases on, and how to stop it if we started it.
-struct Pg {
-    url: String,
-    started: Option<(PathBuf, PathBuf)>,
+pub struct Pg {
+    pub url: String,
+    pub started: Option<(PathBuf, PathBuf)>,
 }
 
 impl Pg {
-    async fn stop(self) {
+    pub async fn stop(self) {
         if let Some((script, dir)) = self.started {
             let _ = tokio::process::Command::new(&script)
                 .arg("stop")
@@ -168,7 +168,7 @@ impl Pg {
 
 /// `--pg-url`, else a throwaway server from `--postgres-script start` in our own `PG_TEST_DIR`
 /// (never the tests' default one). `Err(note)` when there is none to use.
-async fn pg(ctx: &Ctx) -> Result<std::result::Result<Pg, String>> {
+pub async fn pg(ctx: &Ctx) -> Result<std::result::Result<Pg, String>> {
     if let Some(url) = &ctx.args.pg_url {
         return Ok(Ok(Pg {
             url: url.clone(),
@@ -207,7 +207,7 @@ async fn pg(ctx: &Ctx) -> Result<std::result::Result<Pg, String>> {
 }
 
 /// `url` with its database name replaced by `db`.
-fn with_db(url: &str, db: &str) -> String {
+pub fn with_db(url: &str, db: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, format!("?{q}")),
         None => (url, String::new()),
@@ -220,7 +220,7 @@ fn with_db(url: &str, db: &str) -> String {
     format!("{base}/{db}{query}")
 }
 
-async fn psql(url: &str, sql: &str) -> Result<()> {
+pub async fn psql(url: &str, sql: &str) -> Result<()> {
     let out = tokio::process::Command::new("psql")
         .args([url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
         .output()
@@ -378,7 +378,7 @@ pub const STEPS: usize = 5;
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// One `tools/call` and its whole result; an error result fails.
-async fn call(peer: &Peer<RoleClient>, tool: &str, args: JsonObject) -> Result<CallToolResult> {
+pub async fn call(peer: &Peer<RoleClient>, tool: &str, args: JsonObject) -> Result<CallToolResult> {
     let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(args);
     let answer = tokio::time::timeout(CALL_TIMEOUT, peer.call_tool_once(params))
         .await
@@ -389,7 +389,7 @@ async fn call(peer: &Peer<RoleClient>, tool: &str, args: JsonObject) -> Result<C
     }
 }
 
-fn obj(v: Value) -> JsonObject {
+pub fn obj(v: Value) -> JsonObject {
     v.as_object().cloned().unwrap_or_default()
 }
 
@@ -526,7 +526,7 @@ async fn reports(
     Ok(())
 }
 
-async fn store_bytes(peer: &Peer<RoleClient>) -> Option<u64> {
+pub async fn store_bytes(peer: &Peer<RoleClient>) -> Option<u64> {
     let r = peer
         .call_tool(CallToolRequestParams::new("orchestrator_status"))
         .await
@@ -536,11 +536,11 @@ async fn store_bytes(peer: &Peer<RoleClient>) -> Option<u64> {
         .as_u64()
 }
 
-fn file_len(p: &Path) -> u64 {
+pub fn file_len(p: &Path) -> u64 {
     std::fs::metadata(p).map_or(0, |m| m.len())
 }
 
-fn loadavg() -> String {
+pub fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "?".into())

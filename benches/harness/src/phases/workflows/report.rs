@@ -62,11 +62,11 @@ fn pair(m: &Ms, f: fn(f64) -> String) -> String {
     format!("{} / {}", f(m.p50()), f(m.p99()))
 }
 
-fn mib(kib: u64) -> String {
+pub(crate) fn mib(kib: u64) -> String {
     format!("{:.1}", kib as f64 / 1024.0)
 }
 
-fn bytes(b: u64) -> String {
+pub(crate) fn bytes(b: u64) -> String {
     if b >= 1 << 20 {
         format!("{:.1} MiB", b as f64 / 1_048_576.0)
     } else {
@@ -74,11 +74,16 @@ fn bytes(b: u64) -> String {
     }
 }
 
-fn thousands(x: f64) -> String {
-    let s = format!("{:.0}", x);
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 && ch != '-' {
+/// `x` rounded, with thousands separators (`–` for NaN).
+pub(crate) fn thousands(x: f64) -> String {
+    if x.is_nan() {
+        return "–".into();
+    }
+    let s = format!("{x:.0}");
+    let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
+    let mut out = String::from(sign);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
             out.push(',');
         }
         out.push(ch);
@@ -490,7 +495,7 @@ impl Report<'_> {
     }
 }
 
-fn ms_json(m: &Ms) -> Value {
+pub(crate) fn ms_json(m: &Ms) -> Value {
     json!({"n": m.len(), "mean": m.mean(), "p50": m.p50(), "p99": m.p99()})
 }
 
