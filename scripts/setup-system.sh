@@ -5,9 +5,10 @@
 #                           servers (a C compiler for the TLS library)
 #   setup-system.sh test    everything `scripts/test.sh` needs (the default): the above, plus cmake
 #                           and libclang for llama.cpp (servers/local-llama), Python and Node for
-#                           the real MCP peers, and PostgreSQL for the store's tests (a throwaway
+#                           the real MCP peers, PostgreSQL for the store's tests (a throwaway
 #                           server that `scripts/postgres.sh` starts; the package's own cluster
-#                           is not used)
+#                           is not used), and Prometheus (`prometheus`, `promtool`) for the
+#                           metrics tests (they start their own server, not the package's)
 #
 # Whether a package is installed is asked of the package manager (`dpkg -s NAME`), never guessed
 # from files: a glob for libclang once matched libclang-cpp.so, a different library, and every new
@@ -23,7 +24,7 @@ profile="${1:-test}"
 case "$profile" in
   build) packages=(build-essential) ; commands=() ;;
   test)
-    packages=(build-essential cmake libclang-dev postgresql)
+    packages=(build-essential cmake libclang-dev postgresql prometheus)
     # command:package pairs: the command satisfies the need when it runs, else the package.
     commands=(python3:python3 python3:python3-venv pip3:python3-pip node:nodejs npm:npm)
     ;;

@@ -113,12 +113,30 @@ impl App {
             }
         }));
         registry.start(sources.reserved());
+        let status: crate::mcp::StatusSource = {
+            let (registry, unified, engine, jobs) = (
+                registry.clone(),
+                unified.clone(),
+                engine.clone(),
+                jobs.clone(),
+            );
+            Arc::new(move || {
+                let (registry, unified, engine, jobs) = (
+                    registry.clone(),
+                    unified.clone(),
+                    engine.clone(),
+                    jobs.clone(),
+                );
+                Box::pin(async move { own::full_status(&registry, &unified, &engine, &jobs).await })
+            })
+        };
         let app = Self {
             services: Arc::new(Services {
                 registry,
                 children,
                 sources,
                 jobs: jobs.clone(),
+                status,
             }),
             unified,
             engine,

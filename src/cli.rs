@@ -8,6 +8,7 @@ mod chat;
 mod check;
 mod embed;
 mod jobs;
+mod metrics;
 mod output;
 mod remote;
 mod sdk;
@@ -141,6 +142,8 @@ pub(crate) enum Command {
     Services(services::Args),
     /// Artifacts: list, show, lineage, get.
     Artifacts(artifacts::Args),
+    /// Resource history of the children and the orchestrator (from the running instance).
+    Metrics(metrics::Args),
 }
 
 impl Command {
@@ -230,6 +233,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Jobs(args) => jobs::execute(&path, args).await,
         Command::Services(args) => services::execute(&path, args).await,
         Command::Artifacts(args) => artifacts::execute(&path, args).await,
+        Command::Metrics(args) => metrics::execute(&path, args).await,
     }
 }
 

@@ -133,6 +133,23 @@ fn detail(last_error: &Option<String>) -> String {
 }
 
 impl RouteError {
+    /// The kind of failure, as metrics label it (a fixed set).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Unknown { .. } => "unknown",
+            Self::UnknownMethod { .. } => "unknown_method",
+            Self::MalformedParams { .. } | Self::InvalidParams(_) => "invalid_params",
+            Self::Withheld { .. } => "withheld",
+            Self::TooLarge { .. } => "too_large",
+            Self::Unavailable { .. } => "unavailable",
+            Self::Timeout { .. } => "timeout",
+            Self::Closed { .. } => "closed",
+            Self::Overloaded { .. } => "overloaded",
+            Self::Child(_) => "child_error",
+            Self::Transport { .. } => "transport",
+        }
+    }
+
     /// Whether the same call to the same server may succeed if tried again shortly: it timed out,
     /// the connection broke mid-call, or the server was busy. The one rule shared by the unified
     /// tools' same-vendor retries and, later, workflow step retries. A server that is down was

@@ -16,7 +16,7 @@
 //!
 //! | layer | modules | job |
 //! |---|---|---|
-//! | 0 leaves | `report`, `backoff`, `secrets`, `naming`, `join`, `shutdown`, `telemetry`, `paths`, `error`, `metrics`, `pgroup`, `reaper`, `hub` | shared types, the error mapping, helpers with no other dependency |
+//! | 0 leaves | `report`, `backoff`, `secrets`, `naming`, `join`, `shutdown`, `telemetry`, `paths`, `error`, `metrics`, `pgroup`, `reaper`, `hub`, `procstat` | shared types, the error mapping, helpers with no other dependency |
 //! | 1 config | `config`, `client`, `store`, `workflow`, `artifacts` | `mcp_servers.json` raw → validated; the SDK (which sees only `report`); the durable store; workflow files raw → validated graph; the artifact registry and its content |
 //! | 2 wire | `wire` | JSON-RPC framing on byte streams, the host transport |
 //! | 3 supervisor | `supervisor` | one task per child: process, connection, health, restarts |
@@ -65,6 +65,8 @@ mod naming;
 mod paths;
 #[cfg(feature = "server")]
 mod pgroup;
+#[cfg(feature = "server")]
+mod procstat;
 #[cfg(feature = "server")]
 mod reaper;
 #[cfg(feature = "server")]

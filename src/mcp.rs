@@ -59,6 +59,10 @@ const MCP_REQUESTS: &[&str] = &[
     "subscriptions/listen",
 ];
 
+/// Makes the full status report on demand.
+pub type StatusSource =
+    Arc<dyn Fn() -> crate::dispatch::BoxFuture<'static, crate::report::StatusReport> + Send + Sync>;
+
 /// What every host session serves from.
 pub struct Services {
     /// The children and their merged surface.
@@ -69,6 +73,8 @@ pub struct Services {
     pub sources: Sources,
     /// Jobs and the artifact registry (every artifact is a resource too).
     pub jobs: Arc<Jobs>,
+    /// The full status report (what `orchestrator_status` answers), for `/metrics`.
+    pub status: StatusSource,
 }
 
 /// The host-facing MCP server: one per session.

@@ -1,14 +1,81 @@
 //! In-memory call metrics: counts, errors, and latency percentiles over a recent window.
 //!
 //! Percentiles are exact over the last [`WINDOW`] samples, which is what an operator asking "how
-//! is it doing now" wants, and costs a fixed few KiB per series whatever the traffic.
+//! is it doing now" wants, and costs a fixed few KiB per series whatever the traffic. Beside them,
+//! cumulative histograms (fixed buckets, [`BUCKETS_US`]) and per-tool and per-error-kind counts
+//! since start, which is what Prometheus scrapes ([`CallMetrics::export`]). All of it is updated
+//! under the one lock a call already takes.
 
-use std::{sync::Mutex, time::Duration};
+use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 pub use crate::report::{MetricsSnapshot, Percentiles};
 
 /// Samples kept per series.
 pub const WINDOW: usize = 1024;
+
+/// Upper bounds of the histogram buckets, µs (the `+Inf` bucket is the count): from the
+/// orchestrator's own overhead (tens of µs) to slow vendor calls (tens of seconds).
+pub const BUCKETS_US: [u64; 16] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000,
+    2_500_000, 10_000_000, 30_000_000,
+];
+
+/// How many distinct tool names one series counts separately; calls to others count under
+/// `other`, so a child listing thousands of tools cannot blow up the scrape.
+pub const MAX_TOOLS: usize = 256;
+
+/// A cumulative histogram over [`BUCKETS_US`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Histogram {
+    /// Per bucket (same order as [`BUCKETS_US`]), the samples at or below its bound (not
+    /// cumulative here: the exporter sums).
+    pub counts: [u64; BUCKETS_US.len()],
+    /// Samples above the last bound.
+    pub over: u64,
+    /// Sum of every sample, µs.
+    pub sum_us: u64,
+}
+
+impl Histogram {
+    fn push(&mut self, us: u64) {
+        match BUCKETS_US.iter().position(|b| us <= *b) {
+            Some(i) => self.counts[i] += 1,
+            None => self.over += 1,
+        }
+        self.sum_us = self.sum_us.saturating_add(us);
+    }
+
+    /// Samples in all.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum::<u64>() + self.over
+    }
+}
+
+/// Calls and errors of one tool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ToolCounts {
+    /// Calls.
+    pub calls: u64,
+    /// Of which failed.
+    pub errors: u64,
+}
+
+/// Everything a series has counted since start, for the Prometheus exposition.
+#[derive(Debug, Clone, Default)]
+pub struct Export {
+    /// Calls.
+    pub calls: u64,
+    /// Of which failed.
+    pub errors: u64,
+    /// Per tool (or prompt, or resource) name; `other` past [`MAX_TOOLS`].
+    pub tools: Vec<(String, ToolCounts)>,
+    /// Failures by kind (`tool_error`, `timeout`, `closed`, …).
+    pub error_kinds: Vec<(&'static str, u64)>,
+    /// Total call latency.
+    pub latency: Histogram,
+    /// The orchestrator's own part.
+    pub overhead: Histogram,
+}
 
 /// One series: calls, errors, latency of the child, and the router's own overhead.
 #[derive(Default)]
@@ -23,6 +90,23 @@ struct Inner {
     latency_us: Ring,
     overhead_us: Ring,
     last_error: Option<String>,
+    latency_hist: Histogram,
+    overhead_hist: Histogram,
+    tools: HashMap<Box<str>, ToolCounts>,
+    error_kinds: HashMap<&'static str, u64>,
+}
+
+/// One call as [`CallMetrics::record_call`] takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// Request to answer.
+    pub total: Duration,
+    /// Of which waiting on the child.
+    pub waiting: Duration,
+    /// The tool, prompt or resource called.
+    pub name: &'a str,
+    /// Its failure: kind and message.
+    pub error: Option<(&'static str, &'a str)>,
 }
 
 #[derive(Default)]
@@ -64,14 +148,71 @@ impl Ring {
 impl CallMetrics {
     /// Records one call: its total time, the part spent waiting on the child, and its error.
     pub fn record(&self, total: Duration, waiting: Duration, error: Option<&str>) {
+        self.record_call(Call {
+            total,
+            waiting,
+            name: "",
+            error: error.map(|e| ("error", e)),
+        });
+    }
+
+    /// Records one call with its name and, when it failed, the failure's kind.
+    pub fn record_call(&self, c: Call<'_>) {
+        let (total, overhead) = (micros(c.total), micros(c.total.saturating_sub(c.waiting)));
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         m.calls += 1;
-        if let Some(e) = error {
+        if let Some((kind, e)) = c.error {
             m.errors += 1;
             m.last_error = Some(e.chars().take(500).collect());
+            *m.error_kinds.entry(kind).or_default() += 1;
         }
-        m.latency_us.push(micros(total));
-        m.overhead_us.push(micros(total.saturating_sub(waiting)));
+        m.latency_us.push(total);
+        m.overhead_us.push(overhead);
+        m.latency_hist.push(total);
+        m.overhead_hist.push(overhead);
+        if !c.name.is_empty() {
+            let failed = u64::from(c.error.is_some());
+            // No allocation for a name seen before; past the cap, names share `other`.
+            let name = if m.tools.contains_key(c.name) || m.tools.len() < MAX_TOOLS {
+                c.name
+            } else {
+                "other"
+            };
+            match m.tools.get_mut(name) {
+                Some(t) => {
+                    t.calls += 1;
+                    t.errors += failed;
+                }
+                None => {
+                    m.tools.insert(
+                        name.into(),
+                        ToolCounts {
+                            calls: 1,
+                            errors: failed,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Everything counted since start, for the Prometheus exposition.
+    pub fn export(&self) -> Export {
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut tools: Vec<(String, ToolCounts)> =
+            m.tools.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        tools.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut error_kinds: Vec<(&'static str, u64)> =
+            m.error_kinds.iter().map(|(k, v)| (*k, *v)).collect();
+        error_kinds.sort();
+        Export {
+            calls: m.calls,
+            errors: m.errors,
+            tools,
+            error_kinds,
+            latency: m.latency_hist.clone(),
+            overhead: m.overhead_hist.clone(),
+        }
     }
 
     /// The current figures.
@@ -129,6 +270,55 @@ mod tests {
         let s = m.snapshot();
         assert_eq!(s.calls, 2 * WINDOW as u64);
         assert_eq!(s.latency_us.unwrap().max, 1_000);
+    }
+
+    #[test]
+    fn the_export_counts_since_start_by_tool_kind_and_bucket() {
+        let m = CallMetrics::default();
+        fn call<'a>(name: &'a str, us: u64, error: Option<(&'static str, &'a str)>) -> Call<'a> {
+            Call {
+                total: Duration::from_micros(us),
+                waiting: Duration::ZERO,
+                name,
+                error,
+            }
+        }
+        m.record_call(call("a", 40, None));
+        m.record_call(call("a", 300, Some(("timeout", "slow"))));
+        m.record_call(call("b", 40_000_000, Some(("tool_error", "no"))));
+        let e = m.export();
+        assert_eq!((e.calls, e.errors), (3, 2));
+        assert_eq!(
+            e.tools,
+            [
+                (
+                    "a".to_owned(),
+                    ToolCounts {
+                        calls: 2,
+                        errors: 1
+                    }
+                ),
+                (
+                    "b".to_owned(),
+                    ToolCounts {
+                        calls: 1,
+                        errors: 1
+                    }
+                )
+            ]
+        );
+        assert_eq!(e.error_kinds, [("timeout", 1), ("tool_error", 1)]);
+        assert_eq!(e.latency.counts[0], 1, "40 µs in the 50 µs bucket");
+        assert_eq!(e.latency.counts[3], 1, "300 µs in the 500 µs bucket");
+        assert_eq!(e.latency.over, 1);
+        assert_eq!(e.latency.count(), 3);
+        assert_eq!(e.latency.sum_us, 40_000_340);
+        for i in 0..MAX_TOOLS + 10 {
+            let name = format!("t{i}");
+            m.record_call(call(&name, 1, None));
+        }
+        let e = m.export();
+        assert_eq!(e.tools.len(), MAX_TOOLS + 1, "capped, plus `other`");
     }
 
     #[test]

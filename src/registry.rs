@@ -20,6 +20,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 mod holds;
 pub mod pins;
 pub mod reload;
+pub mod resources;
 pub mod status;
 pub mod surface;
 
@@ -57,6 +58,8 @@ pub struct Registry {
     pins: std::sync::Mutex<PinStore>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
+    /// The children's (and this process's) resource use and its history.
+    resources: resources::Resources,
 }
 
 impl Registry {
@@ -80,6 +83,7 @@ impl Registry {
             reserved: std::sync::OnceLock::new(),
             tracker,
             shutdown,
+            resources: resources::Resources::default(),
         })
     }
 
@@ -102,6 +106,15 @@ impl Registry {
             self.shutdown.clone(),
             self.surface().fingerprint,
         ));
+        self.tracker.spawn(resources::sampler(
+            Arc::downgrade(self),
+            self.shutdown.clone(),
+        ));
+    }
+
+    /// The children's resource use.
+    pub fn resources(&self) -> &resources::Resources {
+        &self.resources
     }
 
     /// Starts supervising one server.
@@ -276,6 +289,7 @@ impl Registry {
             .iter()
             .map(|c| {
                 let mut r = ServerReport::of(c);
+                r.usage = self.resources.latest(c.id());
                 r.tools_changed = self.changed_tools(c.id());
                 r.tools_withheld = !r.tools_changed.is_empty()
                     && c.spec().pin_policy(&config.settings) == PinPolicy::Withhold;

@@ -47,6 +47,19 @@ pub enum ServerState {
 }
 
 impl ServerState {
+    /// Every state, in declaration order.
+    pub const ALL: &'static [ServerState] = &[
+        Self::Starting,
+        Self::Running,
+        Self::Unhealthy,
+        Self::Restarting,
+        Self::Failed,
+        Self::MissingEnv,
+        Self::NotInstalled,
+        Self::Disabled,
+        Self::Stopped,
+    ];
+
     /// The contract's spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -105,6 +118,38 @@ pub struct Percentiles {
     pub max: u64,
 }
 
+/// A process group's resource use at one reading.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourceSample {
+    /// CPU since the previous reading, percent of one core.
+    pub cpu_percent: f64,
+    /// Resident memory, bytes.
+    pub rss_bytes: u64,
+    /// Threads.
+    pub threads: u64,
+    /// Open file descriptors.
+    pub open_fds: u64,
+    /// Processes (the child and its descendants).
+    pub processes: u64,
+    /// CPU time used since start of the live processes, seconds.
+    pub cpu_seconds_total: f64,
+}
+
+/// One point of resource history: a step's mean CPU and peak memory.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPoint {
+    /// The step's start, unix ms.
+    pub at: i64,
+    /// Mean CPU over the step, percent of one core.
+    pub cpu_percent: f64,
+    /// Peak resident memory over the step, bytes.
+    pub rss_bytes: u64,
+    /// Threads at the step's last reading.
+    pub threads: u64,
+    /// Open file descriptors at the step's last reading.
+    pub open_fds: u64,
+}
+
 /// What status shows for a series.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetricsSnapshot {
@@ -140,6 +185,9 @@ pub struct StatusReport {
     /// Job types, jobs and artifacts, when jobs are configured or have run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jobs: Option<JobsReport>,
+    /// The orchestrator process's own resource use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orchestrator: Option<ResourceSample>,
 }
 
 /// One server's line in the report.
@@ -182,6 +230,12 @@ pub struct ServerReport {
     /// Whether those tools are withheld from the host until approved.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tools_withheld: bool,
+    /// Its process group's resource use (CPU, memory, threads, fds) at the last reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<ResourceSample>,
+    /// Calls in flight now.
+    #[serde(default)]
+    pub in_flight: usize,
 }
 
 impl StatusReport {
@@ -201,8 +255,18 @@ impl StatusReport {
             .unwrap_or(6)
             .max(6);
         out.push_str(&format!(
-            "{:width$}  {:13}  {:>7}  {:>8}  {:>5}  {:>8}  {:>6}  {:>6}  {:>9}\n",
-            "SERVER", "STATE", "PID", "RESTARTS", "TOOLS", "UPTIME", "CALLS", "ERRORS", "P50/P99ms"
+            "{:width$}  {:13}  {:>7}  {:>8}  {:>5}  {:>8}  {:>6}  {:>6}  {:>9}  {:>5}  {:>7}\n",
+            "SERVER",
+            "STATE",
+            "PID",
+            "RESTARTS",
+            "TOOLS",
+            "UPTIME",
+            "CALLS",
+            "ERRORS",
+            "P50/P99ms",
+            "CPU%",
+            "RSS MiB"
         ));
         for (id, s) in &self.servers {
             let pid = s.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
@@ -215,8 +279,14 @@ impl StatusReport {
                 .latency_us
                 .map(|p| format!("{:.1}/{:.1}", p.p50 as f64 / 1000.0, p.p99 as f64 / 1000.0))
                 .unwrap_or_else(|| "-".into());
+            let (cpu, rss) = s.usage.map_or(("-".into(), "-".into()), |u| {
+                (
+                    format!("{:.1}", u.cpu_percent),
+                    format!("{:.1}", u.rss_bytes as f64 / 1_048_576.0),
+                )
+            });
             out.push_str(&format!(
-                "{id:width$}  {:13}  {pid:>7}  {:>8}  {:>5}  {up:>8}  {:>6}  {:>6}  {lat:>9}\n",
+                "{id:width$}  {:13}  {pid:>7}  {:>8}  {:>5}  {up:>8}  {:>6}  {:>6}  {lat:>9}  {cpu:>5}  {rss:>7}\n",
                 s.state.as_str(),
                 s.restarts,
                 s.tools.len(),
@@ -242,6 +312,15 @@ impl StatusReport {
                 let first = e.lines().next().unwrap_or_default();
                 out.push_str(&format!("{:width$}  last error: {first}\n", ""));
             }
+        }
+        if let Some(u) = &self.orchestrator {
+            out.push_str(&format!(
+                "orchestrator: cpu {:.1}%, rss {:.1} MiB, {} threads, {} fds\n",
+                u.cpu_percent,
+                u.rss_bytes as f64 / 1_048_576.0,
+                u.threads,
+                u.open_fds
+            ));
         }
         if !self.routing.is_empty() {
             out.push_str("\nrouting:\n");

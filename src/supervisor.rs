@@ -183,6 +183,11 @@ impl ChildHandle {
         self.calls.draining.load(Ordering::Acquire)
     }
 
+    /// Calls to it in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.calls.in_flight.load(Ordering::Acquire)
+    }
+
     /// Call metrics of this child.
     pub fn metrics(&self) -> &CallMetrics {
         &self.calls.metrics

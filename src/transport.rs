@@ -4,4 +4,5 @@
 
 pub mod control;
 pub mod http;
+pub mod prometheus;
 pub mod rest;

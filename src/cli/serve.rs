@@ -24,14 +24,19 @@ pub struct Args {
     /// Serve MCP over streamable HTTP at http://ADDR/mcp instead of stdio (e.g. 127.0.0.1:8080).
     #[arg(long, value_name = "ADDR")]
     http: Option<std::net::SocketAddr>,
-    /// With --http: a Host header value to accept besides localhost (repeatable).
-    #[arg(long, value_name = "HOST", requires = "http")]
+    /// With --http or --metrics: a Host header value to accept besides localhost (repeatable).
+    #[arg(long, value_name = "HOST")]
     allow_host: Vec<String>,
     /// With --http: a browser Origin to accept (repeatable; e.g. http://localhost:5173).
     #[arg(long, value_name = "ORIGIN", requires = "http")]
     allow_origin: Vec<String>,
-    /// With --http: the environment variable holding the bearer token clients must send.
-    #[arg(long, value_name = "VAR", default_value = http::TOKEN_ENV, requires = "http")]
+    /// With stdio: also serve `/metrics` (Prometheus), the REST API and the health probes at
+    /// http://ADDR (e.g. 127.0.0.1:9464; a non-loopback address needs --allow-host).
+    #[arg(long, value_name = "ADDR", conflicts_with = "http")]
+    metrics: Option<std::net::SocketAddr>,
+    /// With --http or --metrics: the environment variable holding the bearer token clients must
+    /// send.
+    #[arg(long, value_name = "VAR", default_value = http::TOKEN_ENV)]
     token_env: String,
 }
 
@@ -43,17 +48,34 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let app = App::start(config).await?;
     start_reload_triggers(app.registry(), path, !args.no_watch);
     let control = control::listen(app.services(), path);
+    let token = std::env::var(&args.token_env)
+        .ok()
+        .filter(|t| !t.is_empty())
+        .map(crate::secrets::Secret::new);
+    if let Some(addr) = args.metrics {
+        let opts = http::HttpOptions {
+            addr,
+            allow_hosts: args.allow_host.clone(),
+            allow_origins: Vec::new(),
+            token: token.clone(),
+            mcp: false,
+        };
+        let services = app.services().clone();
+        app.registry().tracker().spawn(async move {
+            let (bound, _) = tokio::sync::oneshot::channel();
+            if let Err(e) = http::serve(services, opts, bound).await {
+                tracing::error!(error = %e, "the metrics listener did not start");
+            }
+        });
+    }
     let outcome = match args.http {
         Some(addr) => {
-            let token = std::env::var(&args.token_env)
-                .ok()
-                .filter(|t| !t.is_empty())
-                .map(crate::secrets::Secret::new);
             let opts = http::HttpOptions {
                 addr,
                 allow_hosts: args.allow_host,
                 allow_origins: args.allow_origin,
                 token,
+                mcp: true,
             };
             let (bound, _) = tokio::sync::oneshot::channel();
             tokio::select! {

@@ -192,6 +192,12 @@ pub struct RawSettings {
     pub drain_timeout: Option<f64>,
     /// Calls in flight to one server at most; more get an overload error at once.
     pub max_in_flight: Option<u32>,
+    /// Seconds between readings of the children's CPU, memory, threads and fds.
+    pub resource_sample_interval: Option<f64>,
+    /// Seconds of resource history kept.
+    pub resource_history: Option<f64>,
+    /// Seconds one history point covers.
+    pub resource_history_step: Option<f64>,
     /// What to do when a tool's definition changes after it was pinned.
     pub pin_tools: Option<crate::config::PinPolicy>,
     /// Where pins are kept between runs.

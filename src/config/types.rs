@@ -338,6 +338,12 @@ pub struct Settings {
     pub resources: ResourceLimits,
     /// How long a claim on a run lasts without renewal; another replica takes the run over after.
     pub lease_ttl: Duration,
+    /// Time between readings of the children's resource use.
+    pub resource_sample_interval: Duration,
+    /// How much resource history is kept.
+    pub resource_history: Duration,
+    /// What one history point covers (its CPU is the mean, its memory the peak, over it).
+    pub resource_history_step: Duration,
 }
 
 /// The machine's budget for `resource_aware` steps (`orchestrator.resources`).
@@ -420,6 +426,9 @@ impl Default for Settings {
             max_concurrent_steps: 50,
             resources: ResourceLimits::default(),
             lease_ttl: Duration::from_secs(15),
+            resource_sample_interval: Duration::from_secs(5),
+            resource_history: Duration::from_secs(86_400),
+            resource_history_step: Duration::from_secs(60),
         }
     }
 }

@@ -113,13 +113,18 @@ impl ChildDispatcher {
         let waited = waiting_since.elapsed();
         let total = cx.started.elapsed();
         let error = match &outcome {
-            Err(e) => Some(e.to_string()),
+            Err(e) => Some((e.kind(), e.to_string())),
             Ok(ServerResult::CallToolResult(r)) if r.is_error == Some(true) => {
-                Some(tool_error_text(r))
+                Some(("tool_error", tool_error_text(r)))
             }
             Ok(_) => None,
         };
-        child.metrics().record(total, waited, error.as_deref());
+        child.metrics().record_call(crate::metrics::Call {
+            total,
+            waiting: waited,
+            name: &target,
+            error: error.as_ref().map(|(k, e)| (*k, e.as_str())),
+        });
         tracing::info!(
             target: "mcp_orchestrator::audit",
             method,

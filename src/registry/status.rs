@@ -27,6 +27,8 @@ impl ServerReport {
             circuit: None,
             tools_changed: Vec::new(),
             tools_withheld: false,
+            usage: None,
+            in_flight: handle.in_flight(),
         }
     }
 }

@@ -35,7 +35,10 @@ pub const APPROVE: &str = "orchestrator_approve";
 pub const RELOAD: &str = "orchestrator_reload";
 
 const NAMES: &[&str] = &[STATUS, CAPABILITIES];
-const ADMIN_NAMES: &[&str] = &[RESTART, APPROVE, RELOAD];
+/// The resource history of the children and the orchestrator (control sessions only).
+pub const HISTORY: &str = "orchestrator_metrics_history";
+
+const ADMIN_NAMES: &[&str] = &[RESTART, APPROVE, RELOAD, HISTORY];
 
 /// The status report: every server's state with its vendor circuit, and the routing.
 pub fn status_report(registry: &Registry, unified: &Unified) -> StatusReport {
@@ -55,6 +58,7 @@ pub fn status_report(registry: &Registry, unified: &Unified) -> StatusReport {
         unified: unified.metrics(),
         workflows: None,
         jobs: None,
+        orchestrator: registry.resources().latest(crate::registry::resources::OWN),
     }
 }
 
@@ -287,6 +291,21 @@ impl Admin {
                     Some(json!({"server": child.id().as_ref(), "approved": approved}));
                 Ok(r)
             }
+            HISTORY => {
+                let seconds = arguments
+                    .as_ref()
+                    .and_then(|a| a.get("since_seconds"))
+                    .and_then(Value::as_f64)
+                    .unwrap_or(3_600.0);
+                let history = history(&self.registry, seconds);
+                let points: usize = history.values().map(Vec::len).sum();
+                let mut r = CallToolResult::success(vec![ContentBlock::text(format!(
+                    "{points} history point(s) over {} series",
+                    history.len()
+                ))]);
+                r.structured_content = Some(json!({ "series": history }));
+                Ok(r)
+            }
             _ => Ok(match self.registry.reload_from_disk().await {
                 Ok(summary) => {
                     let mut r = CallToolResult::success(vec![ContentBlock::text(format!(
@@ -337,6 +356,18 @@ impl ToolSource for Admin {
     }
 }
 
+/// The resource history of the last `seconds`, by series (server ids and `orchestrator`).
+pub fn history(
+    registry: &Registry,
+    seconds: f64,
+) -> std::collections::BTreeMap<String, Vec<crate::report::HistoryPoint>> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let since = now - (seconds.max(0.0) * 1000.0) as i64;
+    registry.resources().history(since)
+}
+
 fn admin_definitions() -> Vec<Tool> {
     let restart: Map<String, Value> = serde_json::from_value(json!({
         "type": "object",
@@ -359,6 +390,11 @@ fn admin_definitions() -> Vec<Tool> {
             RELOAD,
             "Re-read the config file and apply it: start added servers, stop removed ones, restart changed ones.",
             no_arguments(),
+        ),
+        Tool::new(
+            HISTORY,
+            "CPU, memory, threads and fds of each child and of the orchestrator over the last `since_seconds` (default 3600), one point per history step.",
+            crate::tools::object_schema(json!({"since_seconds": {"type": "number"}}), &[]),
         ),
     ]
 }

@@ -39,6 +39,9 @@ pub struct HttpOptions {
     pub allow_origins: Vec<String>,
     /// Bearer token every request must carry, if set.
     pub token: Option<Secret>,
+    /// Whether `/mcp` is served (`serve --http`); without it only the REST API, `/metrics`
+    /// and the health probes are (`serve --metrics` beside stdio).
+    pub mcp: bool,
 }
 
 /// Why HTTP serving could not start.
@@ -103,16 +106,22 @@ pub async fn serve(
         config,
     );
     let token = Arc::new(opts.token);
+    let serve_mcp = opts.mcp;
     let api = rest::router(Arc::new(Api {
         jobs: services.jobs.clone(),
         registry: registry.clone(),
+        status: services.status.clone(),
     }));
     let allowed: Arc<[String]> = {
         let mut h: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()];
         h.extend(opts.allow_hosts.iter().cloned());
         h.into()
     };
-    tracing::info!(url = %format!("http://{local}/mcp"), "serving MCP over HTTP");
+    if opts.mcp {
+        tracing::info!(url = %format!("http://{local}/mcp"), "serving MCP over HTTP");
+    } else {
+        tracing::info!(url = %format!("http://{local}/metrics"), "serving metrics and the REST API over HTTP");
+    }
     loop {
         let stream = tokio::select! {
             () = stop.cancelled() => return Ok(()),
@@ -144,7 +153,7 @@ pub async fn serve(
                     {
                         return Ok::<_, Infallible>(unauthorized());
                     }
-                    if path == "/mcp" || path.starts_with("/mcp/") {
+                    if serve_mcp && (path == "/mcp" || path.starts_with("/mcp/")) {
                         let r = service.handle(req).await;
                         return Ok(r.map(|b| b.map_err(|never| match never {}).boxed_unsync()));
                     }

@@ -36,6 +36,8 @@ pub struct Api {
     pub jobs: Arc<Jobs>,
     /// For readiness: the config and the children's states.
     pub registry: Arc<Registry>,
+    /// The full status report, for `/metrics`.
+    pub status: crate::mcp::StatusSource,
 }
 
 /// The REST routes.
@@ -52,6 +54,8 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/health", get(health))
         .route("/health/ready", get(ready))
         .route("/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .route("/metrics/history", get(metrics_history))
         .fallback(not_found)
         .with_state(api)
 }
@@ -436,6 +440,42 @@ async fn ready(State(api): State<Arc<Api>>) -> Answer {
         problems,
     };
     Ok(json(status, &body))
+}
+
+/// The Prometheus exposition.
+async fn metrics(State(api): State<Arc<Api>>) -> Response {
+    let report = (api.status)().await;
+    let series = api
+        .registry
+        .children()
+        .iter()
+        .map(|c| (c.id().to_string(), c.metrics().export()))
+        .collect();
+    let text = super::prometheus::render(super::prometheus::Scrape { report, series });
+    (
+        [(header::CONTENT_TYPE, super::prometheus::CONTENT_TYPE)],
+        text,
+    )
+        .into_response()
+}
+
+/// Seconds of resource history.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// How far back, seconds (default 3600).
+    since: Option<f64>,
+}
+
+/// The children's and the orchestrator's resource history (CPU, memory, threads, fds).
+#[utoipa::path(get, path = "/metrics/history", params(HistoryQuery),
+    responses((status = 200, description = "Series name → points", body = Object)))]
+async fn metrics_history(State(api): State<Arc<Api>>, Query(q): Query<HistoryQuery>) -> Answer {
+    let history = crate::tools::own::history(&api.registry, q.since.unwrap_or(3_600.0));
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({ "series": history }),
+    ))
 }
 
 async fn openapi() -> Response {

@@ -13,6 +13,7 @@ mod faults;
 mod first_use;
 mod http;
 mod jobs;
+mod metrics;
 
 mod aggregation;
 mod bad_input;

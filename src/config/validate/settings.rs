@@ -140,6 +140,17 @@ impl Validator<'_> {
                 None => d.resources,
             },
             lease_ttl: secs("lease_ttl", raw.lease_ttl, d.lease_ttl)?,
+            resource_sample_interval: secs(
+                "resource_sample_interval",
+                raw.resource_sample_interval,
+                d.resource_sample_interval,
+            )?,
+            resource_history: secs("resource_history", raw.resource_history, d.resource_history)?,
+            resource_history_step: secs(
+                "resource_history_step",
+                raw.resource_history_step,
+                d.resource_history_step,
+            )?,
         })
     }
 

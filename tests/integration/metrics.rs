@@ -1,0 +1,318 @@
+//! Monitoring with real parts: `/metrics` checked by `promtool check metrics` and scraped by a
+//! real Prometheus server (Debian's `prometheus`), whose query API must see the calls made; the
+//! children's resource use in `status`; `serve --metrics` beside stdio; `metrics history`.
+
+use std::{io::Write, process::Stdio, time::Duration};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::common::*;
+
+const TOKEN: &str = "metrics-token-0123456789";
+
+fn env_for(cfg: &TempConfig) -> Vec<(&'static str, String)> {
+    vec![
+        ("XDG_RUNTIME_DIR", cfg.dir.path().display().to_string()),
+        (
+            "XDG_STATE_HOME",
+            cfg.dir.path().join("state").display().to_string(),
+        ),
+        ("MCP_ORCHESTRATOR_HTTP_TOKEN", TOKEN.to_owned()),
+    ]
+}
+
+async fn scrape(url: &str) -> String {
+    let r = reqwest::Client::new()
+        .get(url)
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    r.text().await.unwrap()
+}
+
+/// The value of the sample `line_start` (a name with its labels) in an exposition.
+fn sample(text: &str, line_start: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn require(tool: &str) -> bool {
+    if std::process::Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        return true;
+    }
+    assert!(
+        std::env::var("MCP_REQUIRE_PEERS").as_deref() != Ok("1"),
+        "{tool} is missing: run scripts/setup-system.sh test (Debian package prometheus)"
+    );
+    eprintln!("skipping: {tool} is not installed (Debian package prometheus)");
+    false
+}
+
+#[tokio::test]
+async fn prometheus_scrapes_the_metrics_and_promtool_accepts_them() {
+    if !require("promtool") || !require("prometheus") {
+        return;
+    }
+    let cfg = write_config(&json!({
+        "servers": {"fx": fixture(&[])},
+        "orchestrator": {"resource_sample_interval": 0.2}
+    }));
+    let srv = HttpServe::start(&cfg.path, &[], &env_for(&cfg)).await;
+    for message in ["a", "b", "c"] {
+        let (code, out, err) = cli(
+            &cfg.path,
+            &[
+                "call",
+                "fx__echo",
+                "--args",
+                &json!({"message": message}).to_string(),
+            ],
+        );
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let (code, _, _) = cli(
+        &cfg.path,
+        &["call", "fx__fail", "--args", r#"{"message": "no"}"#],
+    );
+    assert_eq!(code, 1);
+    // The sampler has read the child at least twice (CPU needs two readings).
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let text = scrape(&srv.at("/metrics")).await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"mcp_orchestrator_tool_calls_total{server="fx",tool="echo"}"#
+        ),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"mcp_orchestrator_call_errors_total{server="fx",kind="tool_error"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"mcp_orchestrator_call_duration_seconds_count{server="fx"}"#
+        ),
+        Some(4.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"mcp_orchestrator_server_state{server="fx",state="running"}"#
+        ),
+        Some(1.0)
+    );
+    assert!(
+        sample(
+            &text,
+            r#"mcp_orchestrator_child_resident_memory_bytes{server="fx"}"#
+        )
+        .unwrap()
+            > 0.0
+    );
+    assert!(sample(&text, "mcp_orchestrator_process_resident_memory_bytes").unwrap() > 0.0);
+    // Unauthenticated scrapes are refused like any other request.
+    let anonymous = reqwest::get(srv.at("/metrics")).await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    // promtool's linter.
+    let mut check = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A real Prometheus scraping it, queried through its API.
+    let dir = cfg.dir.path().join("prometheus");
+    std::fs::create_dir_all(&dir).unwrap();
+    let prom_config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: mcp\n    authorization:\n      credentials: {TOKEN}\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
+        srv.port
+    );
+    std::fs::write(dir.join("prometheus.yml"), prom_config).unwrap();
+    let port = free_port();
+    let mut prometheus = tokio::process::Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let query = |q: &str| {
+        format!(
+            "http://127.0.0.1:{port}/api/v1/query?query={}",
+            q.replace('"', "%22")
+                .replace('{', "%7B")
+                .replace('}', "%7D")
+                .replace(',', "%2C")
+        )
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let calls = loop {
+        let answer = reqwest::get(query(
+            r#"mcp_orchestrator_tool_calls_total{server="fx",tool="echo"}"#,
+        ))
+        .await;
+        if let Ok(r) = answer
+            && let Ok(v) = r.json::<Value>().await
+            && let Some(value) = v["data"]["result"][0]["value"][1].as_str()
+        {
+            break value.to_owned();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Prometheus never scraped the orchestrator"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(calls, "3");
+    let up: Value = reqwest::get(query(r#"up{job="mcp"}"#))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(up["data"]["result"][0]["value"][1], "1", "{up}");
+    let _ = prometheus.start_kill();
+}
+
+#[tokio::test]
+async fn stdio_serve_has_a_metrics_listener_and_status_shows_resource_use() {
+    let cfg = write_config(&json!({
+        "servers": {"fx": fixture(&[])},
+        "orchestrator": {"resource_sample_interval": 0.2, "resource_history_step": 1}
+    }));
+    let mut process = serve_command(
+        &cfg.path,
+        &[("MCP_ORCHESTRATOR_HTTP_TOKEN", TOKEN.to_owned())],
+    )
+    .args(["--metrics", "127.0.0.1:0"])
+    .env("MCP_ORCHESTRATOR_LOG", "info")
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(process.stderr.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("serving metrics")
+                && let Some(i) = line.find("http://")
+            {
+                return line[i..].split_whitespace().next().unwrap().to_owned();
+            }
+        }
+        panic!("no metrics listener was announced");
+    })
+    .await
+    .unwrap();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    // The listener serves metrics and probes, not MCP.
+    let base = url.trim_end_matches("/metrics").to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = scrape(&url).await;
+        if sample(&text, r#"mcp_orchestrator_child_threads{server="fx"}"#).is_some() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mcp = reqwest::Client::new()
+        .post(format!("{base}/mcp"))
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mcp.status(), 404);
+    // Resource use in status, text and JSON.
+    let (code, stdout, _) = cli(&cfg.path, &["status", "--json"]);
+    assert_eq!(code, 0);
+    let status: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        status["servers"]["fx"]["usage"]["rss_bytes"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{status}"
+    );
+    assert!(
+        status["servers"]["fx"]["usage"]["threads"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+    assert!(status["orchestrator"]["open_fds"].as_u64().unwrap() > 0);
+    let (_, text, _) = cli(&cfg.path, &["status"]);
+    assert!(
+        text.contains("RSS MiB") && text.contains("orchestrator: cpu"),
+        "{text}"
+    );
+    // History: a point per step (1 s here) for the child and for the orchestrator.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (code, stdout, stderr) = cli(
+        &cfg.path,
+        &["metrics", "history", "--since", "60", "--json"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let history: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        !history["series"]["fx"].as_array().unwrap().is_empty(),
+        "{history}"
+    );
+    assert!(
+        !history["series"]["orchestrator"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let _ = process.start_kill();
+}
