@@ -7,6 +7,7 @@ use std::{sync::Arc, time::Duration};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
+    alerts::Alerts,
     artifacts::Artifacts,
     config::{Config, watch::ConfigWatch},
     dispatch::{Caller, ToolCaller, child::ChildDispatcher},
@@ -32,6 +33,7 @@ pub struct App {
     unified: Arc<Unified>,
     engine: Arc<Engine>,
     jobs: Arc<Jobs>,
+    alerts: Arc<Alerts>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
 }
@@ -77,6 +79,7 @@ impl App {
             tracker: tracker.clone(),
             shutdown: shutdown.clone(),
         });
+        let alerts = Arc::new(Alerts::default());
         let vendors: Arc<dyn ToolCaller> = children.clone();
         let has_workflows = {
             let engine = engine.clone();
@@ -88,6 +91,7 @@ impl App {
                 unified.clone(),
                 engine.clone(),
                 jobs.clone(),
+                alerts.clone(),
             )),
             Arc::new(Admin::new(registry.clone())),
             Arc::new(UnifiedSource::new(
@@ -114,22 +118,33 @@ impl App {
         }));
         registry.start(sources.reserved());
         let status: crate::mcp::StatusSource = {
-            let (registry, unified, engine, jobs) = (
+            let (registry, unified, engine, jobs, alerts) = (
                 registry.clone(),
                 unified.clone(),
                 engine.clone(),
                 jobs.clone(),
+                alerts.clone(),
             );
             Arc::new(move || {
-                let (registry, unified, engine, jobs) = (
+                let (registry, unified, engine, jobs, alerts) = (
                     registry.clone(),
                     unified.clone(),
                     engine.clone(),
                     jobs.clone(),
+                    alerts.clone(),
                 );
-                Box::pin(async move { own::full_status(&registry, &unified, &engine, &jobs).await })
+                Box::pin(async move {
+                    own::full_status(&registry, &unified, &engine, &jobs, &alerts).await
+                })
             })
         };
+        alerts.start(
+            registry.config_handle(),
+            status.clone(),
+            registry.hub().clone(),
+            tracker.clone(),
+            shutdown.clone(),
+        );
         let app = Self {
             services: Arc::new(Services {
                 registry,
@@ -141,6 +156,7 @@ impl App {
             unified,
             engine,
             jobs,
+            alerts,
             tracker,
             shutdown,
         };
@@ -163,7 +179,14 @@ impl App {
 
     /// The status report, as `orchestrator_status` gives it.
     pub async fn status(&self) -> StatusReport {
-        own::full_status(self.registry(), &self.unified, &self.engine, &self.jobs).await
+        own::full_status(
+            self.registry(),
+            &self.unified,
+            &self.engine,
+            &self.jobs,
+            &self.alerts,
+        )
+        .await
     }
 
     /// Reloads the workflows on edits of the dir and on config reloads.

@@ -13,8 +13,8 @@ pub(crate) mod watch;
 use std::path::{Path, PathBuf};
 
 pub use types::{
-    Adapter, BreakerConfig, Config, JobTarget, JobType, JobsConfig, Launch, PinPolicy, Remote,
-    ResourceLimits, ServerSpec, Settings, Transport, UnifiedTool,
+    Adapter, AlertMetric, AlertRule, BreakerConfig, Config, JobTarget, JobType, JobsConfig, Launch,
+    PinPolicy, Remote, ResourceLimits, ServerSpec, Settings, Transport, UnifiedTool,
 };
 pub use validate::Lookup;
 

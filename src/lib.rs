@@ -22,7 +22,7 @@
 //! | 3 supervisor | `supervisor` | one task per child: process, connection, health, restarts |
 //! | 4 registry | `registry` | the children, their merged surface, pins, reload |
 //! | 5 dispatch | `dispatch` | the `ToolCaller` seam and the child dispatcher behind it |
-//! | 6 engine | `engine`, `jobs` | workflow runs over `ToolCaller` and the store: scheduling, retries, sagas, resume; jobs: durable single runs, their pool and the external service contract |
+//! | 6 engine | `engine`, `jobs`, `alerts` | workflow runs over `ToolCaller` and the store: scheduling, retries, sagas, resume; jobs: durable single runs, their pool and the external service contract; alert rules over the status report |
 //! | 7 tool sources | `tools` | the table of host-facing tools: own, unified, workflows, children |
 //! | 8 serving | `mcp` | the MCP server a session talks to |
 //! | 9 transports | `transport` | the control socket and streamable HTTP |
@@ -33,6 +33,8 @@
 pub mod client;
 pub mod report;
 
+#[cfg(feature = "server")]
+mod alerts;
 #[cfg(feature = "server")]
 mod app;
 #[cfg(feature = "server")]

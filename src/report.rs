@@ -150,6 +150,26 @@ pub struct HistoryPoint {
     pub open_fds: u64,
 }
 
+/// An alert rule that is pending, firing, or held back by its cooldown, for one subject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertReport {
+    /// The rule's name.
+    pub rule: String,
+    /// What it watches (`error_rate`, …).
+    pub metric: String,
+    /// The server it is about (`-` for orchestrator-wide metrics).
+    pub subject: String,
+    /// `pending` (breaching, waiting out `for`), `firing`, or `suppressed` (breaching within
+    /// the cooldown after it last fired).
+    pub state: String,
+    /// The metric's last value.
+    pub value: f64,
+    /// The rule's threshold.
+    pub threshold: f64,
+    /// When it entered this state, unix ms.
+    pub since: i64,
+}
+
 /// What status shows for a series.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetricsSnapshot {
@@ -188,6 +208,9 @@ pub struct StatusReport {
     /// The orchestrator process's own resource use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orchestrator: Option<ResourceSample>,
+    /// Alerts pending, firing or held back by their cooldown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<AlertReport>,
 }
 
 /// One server's line in the report.
@@ -312,6 +335,12 @@ impl StatusReport {
                 let first = e.lines().next().unwrap_or_default();
                 out.push_str(&format!("{:width$}  last error: {first}\n", ""));
             }
+        }
+        for a in &self.alerts {
+            out.push_str(&format!(
+                "alert {} ({} of {}): {} since {} — value {}, threshold {}\n",
+                a.rule, a.metric, a.subject, a.state, a.since, a.value, a.threshold
+            ));
         }
         if let Some(u) = &self.orchestrator {
             out.push_str(&format!(

@@ -35,6 +35,33 @@ pub struct RawFile {
     /// Job types and the job worker pool.
     #[serde(default)]
     pub jobs: Option<Value>,
+    /// Alert rules. Kept raw so an error can name the rule it is in.
+    #[serde(default)]
+    pub alerts: Vec<Value>,
+}
+
+/// One alert rule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlert {
+    /// Its name (unique).
+    pub name: String,
+    /// What it watches: `error_rate`, `p99_latency_ms`, `not_running`, `restarts`,
+    /// `cpu_percent`, `rss_mb`, `breaker_open`, `queue_depth`.
+    pub metric: String,
+    /// Only this server (default: every server, each on its own).
+    pub server: Option<String>,
+    /// Fires when the metric is above this (or below, with `below: true`).
+    pub threshold: f64,
+    /// Fire when the metric is under the threshold instead.
+    pub below: Option<bool>,
+    /// Seconds the condition must hold before it fires.
+    #[serde(rename = "for")]
+    pub for_: Option<f64>,
+    /// Seconds after firing during which it does not fire again.
+    pub cooldown: Option<f64>,
+    /// A URL to POST firing and resolving to.
+    pub webhook: Option<String>,
 }
 
 /// The `jobs` object.

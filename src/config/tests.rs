@@ -257,3 +257,40 @@ fn a_bad_store_url_names_the_key_but_never_shows_the_url() {
     let e = err(r#"{"orchestrator": {"max_concurrent_steps": 0}}"#);
     assert!(e.contains("orchestrator.max_concurrent_steps"), "{e}");
 }
+
+#[test]
+fn alert_rules_and_job_types_are_checked_with_their_keys() {
+    let ok = parse_str(
+        r#"{"servers": {"fx": {"command": "x"}},
+            "alerts": [{"name": "e", "metric": "error_rate", "server": "fx", "threshold": 0.5, "for": 30, "cooldown": 600}],
+            "jobs": {"types": {"ml": {"service_url": "http://127.0.0.1:8001/"}}, "ttl": 60}}"#,
+    )
+    .unwrap();
+    assert_eq!(ok.alerts[0].metric, AlertMetric::ErrorRate);
+    assert_eq!(ok.alerts[0].for_, Duration::from_secs(30));
+    assert_eq!(
+        ok.jobs.types["ml"].target,
+        JobTarget::Service("http://127.0.0.1:8001".into())
+    );
+    assert_eq!(ok.jobs.ttl, Duration::from_secs(60));
+    let e =
+        err(r#"{"servers": {}, "alerts": [{"name": "e", "metric": "errors", "threshold": 1}]}"#);
+    assert!(
+        e.contains("alerts[0].metric") && e.contains("unknown metric `errors`"),
+        "{e}"
+    );
+    let e = err(
+        r#"{"servers": {}, "alerts": [{"name": "e", "metric": "restarts", "server": "nope", "threshold": 1}]}"#,
+    );
+    assert!(
+        e.contains("alerts[0].server") && e.contains("no server `nope`"),
+        "{e}"
+    );
+    let e = err(r#"{"servers": {}, "jobs": {"types": {"t": {"tool": "a", "workflow": "b"}}}}"#);
+    assert!(
+        e.contains("jobs.types.t") && e.contains("exactly one of"),
+        "{e}"
+    );
+    let e = err(r#"{"servers": {}, "jobs": {"types": {"t": {"service_url": "ftp://x"}}}}"#);
+    assert!(e.contains("jobs.types.t.service_url"), "{e}");
+}

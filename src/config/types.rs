@@ -97,6 +97,77 @@ pub struct Config {
     pub workflows_dir: PathBuf,
     /// Job types and the job worker pool (`jobs`).
     pub jobs: JobsConfig,
+    /// Alert rules (`alerts`).
+    pub alerts: Vec<AlertRule>,
+}
+
+/// What an alert rule watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertMetric {
+    /// Failed ÷ all calls to a server since the last evaluation.
+    ErrorRate,
+    /// A server's p99 call latency over its recent window, ms.
+    P99LatencyMs,
+    /// 1 while a server is not running (starting, restarting, failed…), else 0.
+    NotRunning,
+    /// A server's restarts since start.
+    Restarts,
+    /// A server's process group CPU, percent of one core.
+    CpuPercent,
+    /// A server's process group resident memory, MiB.
+    RssMb,
+    /// 1 while a server's unified-tool circuit breaker is open.
+    BreakerOpen,
+    /// Jobs waiting for a worker (not per server).
+    QueueDepth,
+}
+
+impl AlertMetric {
+    /// Every metric with its config spelling.
+    pub const ALL: &'static [(&'static str, AlertMetric)] = &[
+        ("error_rate", Self::ErrorRate),
+        ("p99_latency_ms", Self::P99LatencyMs),
+        ("not_running", Self::NotRunning),
+        ("restarts", Self::Restarts),
+        ("cpu_percent", Self::CpuPercent),
+        ("rss_mb", Self::RssMb),
+        ("breaker_open", Self::BreakerOpen),
+        ("queue_depth", Self::QueueDepth),
+    ];
+
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map_or("?", |(s, _)| s)
+    }
+
+    /// Whether it is measured per server.
+    pub fn per_server(self) -> bool {
+        self != Self::QueueDepth
+    }
+}
+
+/// One alert rule, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRule {
+    /// Its name.
+    pub name: String,
+    /// What it watches.
+    pub metric: AlertMetric,
+    /// Only this server.
+    pub server: Option<String>,
+    /// The threshold.
+    pub threshold: f64,
+    /// Fires below the threshold instead of above.
+    pub below: bool,
+    /// How long the condition must hold.
+    pub for_: Duration,
+    /// How long after firing it stays quiet.
+    pub cooldown: Duration,
+    /// Where firing and resolving are POSTed.
+    pub webhook: Option<String>,
 }
 
 /// The `jobs` section, validated.

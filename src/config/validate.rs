@@ -9,6 +9,7 @@ use std::{path::PathBuf, time::Duration};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+mod alerts;
 mod jobs;
 mod routing;
 mod server;
@@ -53,7 +54,9 @@ pub fn validate(path: PathBuf, raw: RawFile, env: Lookup<'_>) -> Result<Config, 
     let routing = v.routing(raw.routing, &servers)?;
     let workflows_dir = v.workflows_dir(raw.workflows)?;
     let jobs = v.jobs(raw.jobs)?;
+    let alerts = v.alerts(raw.alerts, &servers)?;
     Ok(Config {
+        alerts,
         jobs,
         path,
         servers,

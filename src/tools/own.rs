@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::{ToolSource, no_arguments};
 use crate::{
+    alerts::Alerts,
     dispatch::{BoxFuture, CallContext, CallOutcome, Caller},
     engine::Engine,
     error::RouteError,
@@ -59,6 +60,7 @@ pub fn status_report(registry: &Registry, unified: &Unified) -> StatusReport {
         workflows: None,
         jobs: None,
         orchestrator: registry.resources().latest(crate::registry::resources::OWN),
+        alerts: Vec::new(),
     }
 }
 
@@ -126,6 +128,7 @@ pub struct Own {
     unified: Arc<Unified>,
     engine: Arc<Engine>,
     jobs: Arc<Jobs>,
+    alerts: Arc<Alerts>,
 }
 
 impl Own {
@@ -136,24 +139,29 @@ impl Own {
         unified: Arc<Unified>,
         engine: Arc<Engine>,
         jobs: Arc<Jobs>,
+        alerts: Arc<Alerts>,
     ) -> Self {
         Self {
             registry,
             unified,
             engine,
             jobs,
+            alerts,
         }
     }
 }
 
-/// The status report with its `workflows` and `jobs` sections (each when configured or used).
+/// The status report with its `workflows` and `jobs` sections (each when configured or used)
+/// and the active alerts.
 pub async fn full_status(
     registry: &Registry,
     unified: &Unified,
     engine: &Engine,
     jobs: &Jobs,
+    alerts: &Alerts,
 ) -> StatusReport {
     let mut report = status_report(registry, unified);
+    report.alerts = alerts.active();
     let j = jobs.status().await;
     if !j.types.is_empty() || !j.totals.is_empty() || j.artifacts > 0 {
         report.jobs = Some(j);
@@ -189,8 +197,14 @@ impl ToolSource for Own {
     ) -> BoxFuture<'a, Result<CallOutcome, RouteError>> {
         Box::pin(async move {
             let (text, value) = if name == STATUS {
-                let report =
-                    full_status(&self.registry, &self.unified, &self.engine, &self.jobs).await;
+                let report = full_status(
+                    &self.registry,
+                    &self.unified,
+                    &self.engine,
+                    &self.jobs,
+                    &self.alerts,
+                )
+                .await;
                 (report.to_text(), serde_json::to_value(&report))
             } else {
                 let report = capabilities(&self.registry);

@@ -97,6 +97,8 @@ pub fn fast_settings() -> Value {
 pub struct Recorded {
     pub tool_list_changed: usize,
     pub progress: Vec<ProgressNotificationParam>,
+    /// Logging notifications' `logger` and `data`.
+    pub logs: Vec<(Option<String>, Value)>,
 }
 
 /// A host-side client that records notifications.
@@ -122,6 +124,18 @@ impl ClientHandler for RecordingClient {
         _cx: NotificationContext<RoleClient>,
     ) {
         self.recorded.lock().unwrap().progress.push(p);
+    }
+
+    #[allow(
+        deprecated,
+        reason = "legacy hosts get alerts as logging notifications"
+    )]
+    async fn on_logging_message(
+        &self,
+        p: rmcp::model::LoggingMessageNotificationParam,
+        _cx: NotificationContext<RoleClient>,
+    ) {
+        self.recorded.lock().unwrap().logs.push((p.logger, p.data));
     }
 }
 

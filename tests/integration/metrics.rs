@@ -316,3 +316,110 @@ async fn stdio_serve_has_a_metrics_listener_and_status_shows_resource_use() {
     );
     let _ = process.start_kill();
 }
+
+#[tokio::test]
+async fn an_alert_fires_once_stays_quiet_in_its_cooldown_and_resolves() {
+    use axum::{Router, routing::post};
+    // A webhook receiver that records what it is sent.
+    let got: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
+    let sink = got.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |body: String| {
+            let sink = sink.clone();
+            async move {
+                sink.lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&body).unwrap());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let app = app.clone();
+            tokio::spawn(async move {
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        tower::ServiceExt::oneshot(app.clone(), req.map(axum::body::Body::new))
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    let cfg = write_config(&json!({
+        "servers": {"fx": fixture(&[])},
+        "orchestrator": {"resource_sample_interval": 0.2},
+        "alerts": [{"name": "fx-errors", "metric": "error_rate", "server": "fx",
+                    "threshold": 0.5, "for": 0, "cooldown": 60, "webhook": hook}]
+    }));
+    let host = Host::start(&cfg.path).await;
+    let fail = || async {
+        host.call("fx__fail", json!({"message": "boom"}))
+            .await
+            .unwrap();
+    };
+    let statuses = || {
+        got.lock()
+            .unwrap()
+            .iter()
+            .map(|v| v["status"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let wait_for = |n: usize| async move {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while statuses().len() < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "webhook got {:?}",
+                statuses()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    // Failing calls: it fires.
+    for _ in 0..3 {
+        fail().await;
+    }
+    wait_for(1).await;
+    let status = host.status().await;
+    assert_eq!(status["alerts"][0]["state"], "firing", "{status}");
+    // Still failing over several evaluations: no second alert.
+    for _ in 0..4 {
+        fail().await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    // Quiet (no calls, no data): it resolves.
+    wait_for(2).await;
+    // Failing again within the cooldown: held back, nothing sent.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        fail().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let status = host.status().await;
+        if status["alerts"][0]["state"] == "suppressed" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{status}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(statuses(), ["firing", "resolved"]);
+    let first = got.lock().unwrap()[0].clone();
+    assert_eq!(first["alert"], "fx-errors");
+    assert_eq!(first["server"], "fx");
+    assert_eq!(first["metric"], "error_rate");
+    // The host heard of both as logging notifications.
+    let logs = host.recorder.recorded.lock().unwrap().logs.clone();
+    let alerts: Vec<&str> = logs
+        .iter()
+        .filter(|(logger, _)| logger.as_deref() == Some("mcp-orchestrator/alerts"))
+        .map(|(_, d)| d["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(alerts, ["firing", "resolved"], "{logs:?}");
+    host.close().await;
+}
