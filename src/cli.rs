@@ -16,6 +16,7 @@ mod search;
 mod serve;
 mod services;
 mod status;
+mod top;
 mod weather;
 mod workflow;
 
@@ -144,6 +145,8 @@ pub(crate) enum Command {
     Artifacts(artifacts::Args),
     /// Resource history of the children and the orchestrator (from the running instance).
     Metrics(metrics::Args),
+    /// A live table of the running instance in the terminal.
+    Top(top::Args),
 }
 
 impl Command {
@@ -234,6 +237,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Services(args) => services::execute(&path, args).await,
         Command::Artifacts(args) => artifacts::execute(&path, args).await,
         Command::Metrics(args) => metrics::execute(&path, args).await,
+        Command::Top(args) => top::execute(&path, args).await,
     }
 }
 

@@ -423,3 +423,84 @@ async fn an_alert_fires_once_stays_quiet_in_its_cooldown_and_resolves() {
     assert_eq!(alerts, ["firing", "resolved"], "{logs:?}");
     host.close().await;
 }
+
+#[tokio::test]
+async fn top_shows_the_live_table_in_a_terminal_and_quits_on_q() {
+    if !require("tmux") {
+        return;
+    }
+    let cfg = write_config(&json!({
+        "servers": {"fx": fixture(&[])},
+        "orchestrator": {"resource_sample_interval": 0.2, "max_restarts": 5}
+    }));
+    let host = Host::start(&cfg.path).await;
+    host.call("fx__echo", json!({"message": "hi"}))
+        .await
+        .unwrap();
+    let socket = format!("mcp-top-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .arg("-L")
+            .arg(&socket)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let command = format!(
+        "XDG_RUNTIME_DIR={dir} XDG_STATE_HOME={dir}/state {bin} --config {cfg} top --interval 0.2",
+        dir = cfg.dir.path().display(),
+        bin = orchestrator_bin().display(),
+        cfg = cfg.path.display()
+    );
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "top",
+        "-x",
+        "160",
+        "-y",
+        "30",
+        &command,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    let screen =
+        || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "top"]).stdout).into_owned();
+    let until = |what: &dyn Fn(&str) -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = screen();
+            if what(&s) {
+                return s;
+            }
+            assert!(std::time::Instant::now() < deadline, "screen:\n{s}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let row = |s: &str| {
+        s.lines()
+            .find(|l| l.contains("│fx "))
+            .map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let s = until(&|s| row(s).get(1).is_some_and(|st| st == "running"));
+    assert!(
+        s.contains("SERVER") && s.contains("RSS MiB") && s.contains("orchestrator: cpu"),
+        "{s}"
+    );
+    assert_eq!(row(&s)[5], "1", "one call: {s}");
+    // The child crashes: the table shows the restart.
+    let _ = host.call("fx__crash", json!({})).await;
+    until(&|s| row(s).get(3).is_some_and(|r| r == "1") && row(s)[1] == "running");
+    let _ = tmux(&["send-keys", "-t", "top", "q"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while tmux(&["has-session", "-t", "top"]).status.success() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "top did not quit on q"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = tmux(&["kill-server"]);
+    host.close().await;
+}
