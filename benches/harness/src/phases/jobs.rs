@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 
 use super::{
     STOP_GRACE,
-    workflows::{Ms, Store, call, file_len, loadavg, obj, pg, psql, store_bytes, with_db},
+    workflows::{Ms, Store, call, file_len, loadavg, obj, store_bytes},
 };
 use crate::{
     ctx::Ctx,
@@ -145,72 +145,19 @@ pub struct Jobs {
 /// Every case, store by store.
 pub async fn run(ctx: &Ctx) -> Result<Jobs> {
     let a = &ctx.args;
-    let mut res = Jobs::default();
-    let mut stores = a.jobs_stores.clone();
-    stores.sort_unstable();
-    stores.dedup();
-    for store in stores {
-        let pg = if store == Store::Postgres {
-            match pg(ctx).await? {
-                Ok(pg) => Some(pg),
-                Err(note) => {
-                    eprintln!("router-bench: PostgreSQL {note}");
-                    res.skipped.insert(store, note);
-                    continue;
-                }
-            }
-        } else {
-            None
-        };
-        let mut failed = None;
-        for &pool in &a.jobs_pool {
-            // A fresh database per case, so its size is this case's alone.
-            let (url, db) = match &pg {
-                None => (None, None),
-                Some(pg) => {
-                    let db = format!("router_bench_jobs_{}_{pool}", std::process::id());
-                    match psql(&pg.url, &format!("CREATE DATABASE {db}")).await {
-                        Ok(()) => (Some(with_db(&pg.url, &db)), Some(db)),
-                        Err(e) => {
-                            res.pg_note = Some(format!(
-                                "no database of its own per case ({e}): every case used `{}`",
-                                pg.url
-                            ));
-                            (Some(pg.url.clone()), None)
-                        }
-                    }
-                }
-            };
-            let r = case(ctx, store, pool, url.as_deref()).await;
-            if let (Some(pg), Some(db)) = (&pg, db) {
-                let _ = psql(&pg.url, &format!("DROP DATABASE IF EXISTS {db}")).await;
-            }
-            match r {
-                Ok(c) => {
-                    res.cases.insert((store, pool), c);
-                }
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        if let Some(pg) = pg {
-            if pg.started.is_some() {
-                res.pg_note.get_or_insert_with(|| {
-                    "a throwaway server started by `scripts/postgres.sh` (fsync off, synchronous_commit off)".into()
-                });
-            } else {
-                res.pg_note
-                    .get_or_insert_with(|| "the server given with `--pg-url`".into());
-            }
-            pg.stop().await;
-        }
-        if let Some(e) = failed {
-            return Err(e);
-        }
-    }
-    Ok(res)
+    let r = super::workflows::per_store(
+        ctx,
+        &a.jobs_stores,
+        &a.jobs_pool,
+        "router_bench_jobs",
+        async |store, pool, url| case(ctx, store, pool, url).await,
+    )
+    .await?;
+    Ok(Jobs {
+        cases: r.cases,
+        skipped: r.skipped,
+        pg_note: r.pg_note,
+    })
 }
 
 /// The config of one case and (SQLite) its store; returns `serve`'s spec and the SQLite file.

@@ -168,7 +168,7 @@ impl Pg {
 
 /// `--pg-url`, else a throwaway server from `--postgres-script start` in our own `PG_TEST_DIR`
 /// (never the tests' default one). `Err(note)` when there is none to use.
-pub async fn pg(ctx: &Ctx) -> Result<std::result::Result<Pg, String>> {
+async fn pg(ctx: &Ctx) -> Result<std::result::Result<Pg, String>> {
     if let Some(url) = &ctx.args.pg_url {
         return Ok(Ok(Pg {
             url: url.clone(),
@@ -207,7 +207,7 @@ pub async fn pg(ctx: &Ctx) -> Result<std::result::Result<Pg, String>> {
 }
 
 /// `url` with its database name replaced by `db`.
-pub fn with_db(url: &str, db: &str) -> String {
+fn with_db(url: &str, db: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, format!("?{q}")),
         None => (url, String::new()),
@@ -220,7 +220,7 @@ pub fn with_db(url: &str, db: &str) -> String {
     format!("{base}/{db}{query}")
 }
 
-pub async fn psql(url: &str, sql: &str) -> Result<()> {
+async fn psql(url: &str, sql: &str) -> Result<()> {
     let out = tokio::process::Command::new("psql")
         .args([url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
         .output()
@@ -232,11 +232,32 @@ pub async fn psql(url: &str, sql: &str) -> Result<()> {
     Ok(())
 }
 
-/// Every case, store by store.
-pub async fn run(ctx: &Ctx) -> Result<Workflows> {
-    let a = &ctx.args;
-    let mut res = Workflows::default();
-    let mut stores = a.wf_stores.clone();
+/// Cases of a phase over stores × sizes, with why a store was skipped and how PostgreSQL was
+/// reached: what the workflows and jobs phases share.
+pub struct PerStore<C> {
+    pub cases: BTreeMap<(Store, usize), C>,
+    pub skipped: BTreeMap<Store, String>,
+    pub pg_note: Option<String>,
+}
+
+/// Runs `case` for every store × size, each PostgreSQL case on a fresh database named
+/// `<prefix>_<pid>_<size>` (so its size is that case's alone), and stops a PostgreSQL it started.
+pub async fn per_store<C, F>(
+    ctx: &Ctx,
+    stores: &[Store],
+    sizes: &[usize],
+    prefix: &str,
+    case: F,
+) -> Result<PerStore<C>>
+where
+    F: AsyncFn(Store, usize, Option<&str>) -> Result<C>,
+{
+    let mut res = PerStore {
+        cases: BTreeMap::new(),
+        skipped: BTreeMap::new(),
+        pg_note: None,
+    };
+    let mut stores = stores.to_vec();
     stores.sort_unstable();
     stores.dedup();
     for store in stores {
@@ -253,12 +274,11 @@ pub async fn run(ctx: &Ctx) -> Result<Workflows> {
             None
         };
         let mut failed = None;
-        for &n in &a.wf_runs {
-            // A fresh database per case, so its size is this case's alone.
+        for &n in sizes {
             let (url, db) = match &pg {
                 None => (None, None),
                 Some(pg) => {
-                    let db = format!("router_bench_wf_{}_{n}", std::process::id());
+                    let db = format!("{prefix}_{}_{n}", std::process::id());
                     match psql(&pg.url, &format!("CREATE DATABASE {db}")).await {
                         Ok(()) => (Some(with_db(&pg.url, &db)), Some(db)),
                         Err(e) => {
@@ -271,7 +291,7 @@ pub async fn run(ctx: &Ctx) -> Result<Workflows> {
                     }
                 }
             };
-            let r = case(ctx, store, n, url.as_deref()).await;
+            let r = case(store, n, url.as_deref()).await;
             if let (Some(pg), Some(db)) = (&pg, db) {
                 let _ = psql(&pg.url, &format!("DROP DATABASE IF EXISTS {db}")).await;
             }
@@ -301,6 +321,23 @@ pub async fn run(ctx: &Ctx) -> Result<Workflows> {
         }
     }
     Ok(res)
+}
+
+/// Every case, store by store.
+pub async fn run(ctx: &Ctx) -> Result<Workflows> {
+    let r = per_store(
+        ctx,
+        &ctx.args.wf_stores,
+        &ctx.args.wf_runs,
+        "router_bench_wf",
+        async |store, n, url| case(ctx, store, n, url).await,
+    )
+    .await?;
+    Ok(Workflows {
+        cases: r.cases,
+        skipped: r.skipped,
+        pg_note: r.pg_note,
+    })
 }
 
 /// The diamond: `a` → (`b`, `c`, `d`) → `e`, each step `fx`'s `echo` of its upstream results.
