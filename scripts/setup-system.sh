@@ -8,8 +8,9 @@
 #                           the real MCP peers, PostgreSQL for the store's tests (a throwaway
 #                           server that `scripts/postgres.sh` starts; the package's own cluster
 #                           is not used), Prometheus (`prometheus`, `promtool`) for the
-#                           metrics tests (they start their own server, not the package's), and
-#                           tmux, in which the test of `top` runs it
+#                           metrics tests (they start their own server, not the package's),
+#                           tmux, in which the test of `top` runs it, and Chromium, which loads
+#                           the dashboard headless
 #
 # Whether a package is installed is asked of the package manager (`dpkg -s NAME`), never guessed
 # from files: a glob for libclang once matched libclang-cpp.so, a different library, and every new
@@ -25,7 +26,7 @@ profile="${1:-test}"
 case "$profile" in
   build) packages=(build-essential) ; commands=() ;;
   test)
-    packages=(build-essential cmake libclang-dev postgresql prometheus tmux)
+    packages=(build-essential cmake libclang-dev postgresql prometheus tmux chromium)
     # command:package pairs: the command satisfies the need when it runs, else the package.
     commands=(python3:python3 python3:python3-venv pip3:python3-pip node:nodejs npm:npm)
     ;;

@@ -67,12 +67,12 @@ check() {
 
 # The case that broke every new user: libclang-cpp14 (whose files a glob for libclang*.so
 # matched) is installed, libclang-dev is not.
-run neighbour test build-essential cmake libclang-cpp14 libclang1-14 postgresql prometheus tmux
+run neighbour test build-essential cmake libclang-cpp14 libclang1-14 postgresql prometheus tmux chromium
 check "libclang-dev is installed when only libclang-cpp is present" \
   '[ $rc = 0 ] && grep -q "apt-get install -y -qq libclang-dev$" <<<"$log"'
 check "nothing present is reinstalled" '! grep -q "cmake\|build-essential" <<<"$log"'
 
-run all-present test build-essential cmake libclang-dev postgresql prometheus tmux
+run all-present test build-essential cmake libclang-dev postgresql prometheus tmux chromium
 check "nothing is installed when everything is present" '[ $rc = 0 ] && [ -z "$log" ]'
 
 run build-profile build build-essential
@@ -84,19 +84,19 @@ check "the build profile installs a C compiler when missing" \
 
 STUB_UID=1000 run no-root test build-essential
 check "without root or sudo: exit 2 with the exact apt-get line" \
-  '[ $rc = 2 ] && grep -q "apt-get install -y cmake libclang-dev postgresql prometheus tmux$" <<<"$out" && ! grep -q "^apt-get" <<<"$log"'
+  '[ $rc = 2 ] && grep -q "apt-get install -y cmake libclang-dev postgresql prometheus tmux chromium$" <<<"$out" && ! grep -q "^apt-get" <<<"$log"'
 
-STUB_UID=1000 STUB_SUDO=1 run sudo test build-essential cmake postgresql prometheus tmux
+STUB_UID=1000 STUB_SUDO=1 run sudo test build-essential cmake postgresql prometheus tmux chromium
 check "without root, through sudo when it works without a password" \
   '[ $rc = 0 ] && grep -q "^sudo apt-get install -y -qq libclang-dev$" <<<"$log"'
 
-STUB_APT_WORKS=0 run apt-fails test build-essential cmake postgresql prometheus tmux
+STUB_APT_WORKS=0 run apt-fails test build-essential cmake postgresql prometheus tmux chromium
 check "a package still missing after apt-get is an error (exit 2)" \
   '[ $rc = 2 ] && grep -q "libclang-dev is still not installed" <<<"$out"'
 
 SETUP_SYSTEM_DRY_RUN=1 run dry test cmake
-check "dry run prints the decision and installs nothing (the test profile includes PostgreSQL, Prometheus and tmux)" \
-  '[ $rc = 0 ] && grep -q "would run: apt-get install -y build-essential libclang-dev postgresql prometheus tmux$" <<<"$out" && [ -z "$log" ]'
+check "dry run prints the decision and installs nothing (the test profile includes PostgreSQL, Prometheus, tmux and Chromium)" \
+  '[ $rc = 0 ] && grep -q "would run: apt-get install -y build-essential libclang-dev postgresql prometheus tmux chromium$" <<<"$out" && [ -z "$log" ]'
 
 echo "setup-system: $passed passed, $failed failed"
 [ "$failed" = 0 ]

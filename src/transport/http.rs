@@ -4,7 +4,8 @@
 //! rmcp's streamable HTTP service does the protocol, sessions and their teardown, and the
 //! `Host`/`Origin` checks against DNS rebinding (loopback names only unless `--allow-host` says
 //! otherwise); the REST API gets the same `Host` check here. In front of both sits an optional
-//! bearer-token check, which `/health` and `/health/ready` skip (probes carry no token).
+//! bearer-token check, which `/health`, `/health/ready` and the dashboard's page `/ui` skip
+//! (probes carry no token; the page holds no data, its data request does carry it).
 
 use std::{convert::Infallible, net::SocketAddr, sync::Arc};
 
@@ -146,7 +147,9 @@ pub async fn serve(
                 let allowed = allowed.clone();
                 async move {
                     let path = req.uri().path();
-                    let probe = path == "/health" || path == "/health/ready";
+                    // Probes carry no token; the dashboard's page holds no data (its data
+                    // request, `/ui/state`, carries the token).
+                    let probe = matches!(path, "/health" | "/health/ready" | "/ui");
                     if !probe
                         && let Some(expected) = token.as_ref()
                         && !authorized(&req, expected)

@@ -55,6 +55,8 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/health/ready", get(ready))
         .route("/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
+        .route("/ui", get(ui))
+        .route("/ui/state", get(ui_state))
         .route("/metrics/history", get(metrics_history))
         .fallback(not_found)
         .with_state(api)
@@ -475,6 +477,45 @@ async fn metrics_history(State(api): State<Arc<Api>>, Query(q): Query<HistoryQue
     Ok(json(
         StatusCode::OK,
         &serde_json::json!({ "series": history }),
+    ))
+}
+
+/// The dashboard: one page, every asset embedded (no CDN, no build step); it reads
+/// `/ui/state` with the token from its address's fragment.
+async fn ui() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        include_str!("../../assets/ui/index.html"),
+    )
+        .into_response()
+}
+
+/// What the dashboard draws: the status report, the last hour of resource history, the latest
+/// workflow runs with their steps, and the latest jobs.
+async fn ui_state(State(api): State<Arc<Api>>) -> Answer {
+    let status = (api.status)().await;
+    let history = crate::tools::own::history(&api.registry, 3_600.0);
+    let store = api.jobs.artifacts().store();
+    let filter = crate::store::RunFilter {
+        limit: 10,
+        ..crate::store::RunFilter::default()
+    };
+    let mut runs = Vec::new();
+    for r in store.runs(&filter).await.map_err(JobError::from)? {
+        if let Ok(Some(report)) = store.report(&r.id).await {
+            runs.push(report);
+        }
+    }
+    let jobs = api
+        .jobs
+        .list(&JobFilter {
+            limit: 20,
+            ..JobFilter::default()
+        })
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({"status": status, "history": history, "runs": runs, "jobs": jobs}),
     ))
 }
 

@@ -504,3 +504,110 @@ async fn top_shows_the_live_table_in_a_terminal_and_quits_on_q() {
     let _ = tmux(&["kill-server"]);
     host.close().await;
 }
+
+/// Headless Chromium (Debian's `chromium`) on `url`: the DOM after `budget_ms` of virtual time,
+/// or, with `screenshot`, a PNG of the page.
+fn chromium(url: &str, budget_ms: u32, screenshot: Option<&std::path::Path>) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new("chromium");
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,800",
+    ])
+    .arg(format!("--user-data-dir={}", profile.path().display()))
+    .arg(format!("--virtual-time-budget={budget_ms}"));
+    match screenshot {
+        Some(path) => cmd.arg(format!("--screenshot={}", path.display())),
+        None => cmd.arg("--dump-dom"),
+    };
+    let out = cmd.arg(url).stderr(Stdio::null()).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_live_state_in_a_real_browser() {
+    if !require("chromium") {
+        return;
+    }
+    let cfg = write_config(&json!({
+        "servers": {"fx": fixture(&[])},
+        "orchestrator": {"resource_sample_interval": 0.2, "max_restarts": 5},
+        "jobs": {"types": {"echo": {"tool": "fx__echo"}}}
+    }));
+    let srv = HttpServe::start(&cfg.path, &[], &env_for(&cfg)).await;
+    let (code, _, err) = cli(
+        &cfg.path,
+        &[
+            "jobs",
+            "submit",
+            "--type",
+            "echo",
+            "--config",
+            r#"{"message": "hi"}"#,
+            "--wait",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let page = format!("{}#token={TOKEN}", srv.at("/ui"));
+    let row = |dom: &str| {
+        let start = dom.find(r#"<tr data-server="fx">"#)?;
+        let end = dom[start..].find("</tr>")? + start;
+        Some(dom[start..end].to_owned())
+    };
+    let cell = |row: &str, class: &str| {
+        let at = row.find(&format!(r#"class="{class}""#))?;
+        let rest = &row[at..];
+        let text = &rest[rest.find('>')? + 1..];
+        Some(text[..text.find('<')?].to_owned())
+    };
+    let dom = chromium(&page, 4000, None);
+    let fx = row(&dom).unwrap_or_else(|| panic!("no server row:\n{dom}"));
+    assert_eq!(
+        cell(&fx, "state running").as_deref(),
+        Some("running"),
+        "{fx}"
+    );
+    assert_eq!(cell(&fx, "num restarts").as_deref(), Some("0"));
+    assert!(dom.contains("Orchestrator: CPU"), "{dom}");
+    assert!(
+        dom.contains("echo") && dom.contains("completed"),
+        "the job is listed: {dom}"
+    );
+    // Without the token the page says so instead of showing data.
+    let anonymous = chromium(&srv.at("/ui"), 3000, None);
+    assert!(
+        anonymous.contains("token is missing or wrong"),
+        "{anonymous}"
+    );
+    assert!(row(&anonymous).is_none());
+    // The child crashes and comes back: the page shows the restart.
+    let _ = cli(&cfg.path, &["call", "fx__crash"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let dom = chromium(&page, 3000, None);
+        if let Some(fx) = row(&dom)
+            && cell(&fx, "num restarts").as_deref() == Some("1")
+            && fx.contains("state running")
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{dom}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let png = std::env::var_os("MCP_UI_SCREENSHOT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| cfg.dir.path().join("dashboard.png"));
+    chromium(&page, 4000, Some(&png));
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(
+        bytes.len() > 10_000 && bytes.starts_with(b"\x89PNG"),
+        "a screenshot"
+    );
+}
