@@ -74,6 +74,17 @@ impl Sources {
         self.list.iter().flat_map(|s| s.tools(caller)).collect()
     }
 
+    /// The tool `caller` would reach by `name`, from the source that owns the name (the rule a
+    /// call follows), without listing the other sources' tools.
+    pub fn tool(&self, name: &str, caller: Caller) -> Option<Tool> {
+        self.list
+            .iter()
+            .find(|s| s.owns(name, caller))?
+            .tools(caller)
+            .into_iter()
+            .find(|t| t.name == name)
+    }
+
     /// Sends a call to the source that owns its name.
     pub async fn call(
         &self,
@@ -106,17 +117,16 @@ impl HostTools {
 
 impl crate::jobs::ToolIndex for HostTools {
     fn tool(&self, name: &str) -> Option<Tool> {
-        self.registry.refresh_surface();
-        self.sources
-            .tools(Caller::Host)
-            .into_iter()
-            .find(|t| t.name == name)
+        self.sources.tool(name, Caller::Host)
     }
 
     fn settle(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let limit = self.registry.config().settings.startup_timeout;
             self.registry.wait_started(limit).await;
+            // The surface task rebuilds after a debounce: a child that has just come up is
+            // listed now, not then.
+            self.registry.refresh_surface();
         })
     }
 }
