@@ -25,6 +25,7 @@ use crate::{
     backoff::Backoff,
     config::{AlertMetric, AlertRule, Config},
     dispatch::BoxFuture,
+    engine::clock::{Clock, SystemClock},
     hub::Hub,
     report::{AlertReport, ServerState, StatusReport},
 };
@@ -217,7 +218,7 @@ impl Alerts {
         self.evaluator
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .active(now_ms())
+            .active(SystemClock.now_ms())
     }
 
     /// Evaluates the rules of the config in force every `resource_sample_interval` until
@@ -248,7 +249,11 @@ impl Alerts {
                 let report = source().await;
                 let events = {
                     let mut e = alerts.evaluator.lock().unwrap_or_else(|p| p.into_inner());
-                    e.step(&rules, &|r| measure(r, &report, &previous), now_ms())
+                    e.step(
+                        &rules,
+                        &|r| measure(r, &report, &previous),
+                        SystemClock.now_ms(),
+                    )
                 };
                 previous = report
                     .servers
@@ -321,12 +326,6 @@ async fn post(http: &reqwest::Client, url: &str, e: &Event) {
         }
         tokio::time::sleep(Backoff::RETRY.delay(attempt, fastrand::f64())).await;
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

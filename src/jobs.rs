@@ -35,11 +35,11 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    artifacts::{ArtifactError, Artifacts},
-    config::JobsConfig,
+    artifacts::{ArtifactError, Artifacts, NewArtifact},
+    config::{JobType, JobsConfig},
     dispatch::{BoxFuture, ToolCaller},
     engine::{Engine, clock::Clock},
-    report::{JobKind, JobReport, JobStatus, JobsReport, ServiceReport},
+    report::{ArtifactReport, JobKind, JobReport, JobStatus, JobsReport, ServiceReport},
     store::{JobFilter, Lease, NewJob, Store, StoreError},
 };
 use spec::{Resolved, Submission, check_arguments};
@@ -114,11 +114,10 @@ struct Active {
     group: String,
 }
 
-/// An external service's last health check.
+/// An external service's last health check: `Ok`, or what it said; when (unix ms).
 #[derive(Debug, Clone)]
 struct Health {
-    ok: bool,
-    detail: Option<String>,
+    result: Result<(), String>,
     at: i64,
 }
 
@@ -210,6 +209,11 @@ impl Jobs {
     /// The workflow engine (a task of a `workflow__*` call is its run).
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
+    }
+
+    /// Registers an artifact now (by the pool's clock).
+    pub async fn register_artifact(&self, new: NewArtifact) -> Result<ArtifactReport, JobError> {
+        Ok(self.artifacts.register(new, self.clock.now_ms()).await?)
     }
 
     /// The artifact registry.
@@ -318,7 +322,6 @@ impl Jobs {
     }
 
     /// Waits until the job has ended (or `cancel` fires) and returns it as it is then.
-    /// `progress` is told of each state change seen.
     pub async fn wait(&self, id: &str, cancel: &CancellationToken) -> Result<JobReport, JobError> {
         loop {
             let mut ended = self.subscribe_end(id);
@@ -358,24 +361,8 @@ impl Jobs {
             .types
             .iter()
             .map(|(name, t)| {
-                let (kind, target) = t.target.shown();
-                let h = health.get(name);
-                let service = kind == JobKind::Service;
-                ServiceReport {
-                    job_type: name.clone(),
-                    kind,
-                    target,
-                    health: service.then(|| {
-                        match h {
-                            Some(h) if h.ok => "healthy",
-                            Some(_) => "unhealthy",
-                            None => "unknown",
-                        }
-                        .to_owned()
-                    }),
-                    detail: h.and_then(|h| h.detail.clone()),
-                    checked_at: h.map(|h| h.at),
-                }
+                let check = health.get(name).map(|h| (&h.result, h.at));
+                service_report(name, t, check)
             })
             .collect()
     }
@@ -389,6 +376,29 @@ impl Jobs {
             running_here,
             artifacts: self.store.artifact_count().await.unwrap_or_default(),
         }
+    }
+}
+
+/// A job type as `services` shows it, with an external service's last health check (`Ok`, or
+/// what it said) and when it was made; a service never checked is `unknown`.
+pub fn service_report(
+    name: &str,
+    t: &JobType,
+    check: Option<(&Result<(), String>, i64)>,
+) -> ServiceReport {
+    let (kind, target) = t.target.shown();
+    let health = match check {
+        Some((Ok(()), _)) => "healthy",
+        Some((Err(_), _)) => "unhealthy",
+        None => "unknown",
+    };
+    ServiceReport {
+        job_type: name.to_owned(),
+        kind,
+        target,
+        health: (kind == JobKind::Service).then(|| health.to_owned()),
+        detail: check.and_then(|(r, _)| r.as_ref().err().cloned()),
+        checked_at: check.map(|(_, at)| at),
     }
 }
 

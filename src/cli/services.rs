@@ -9,8 +9,7 @@ use super::output;
 use crate::{
     config::JobTarget,
     engine::clock::{Clock, SystemClock},
-    jobs::service,
-    report::ServiceReport,
+    jobs::{self, service},
 };
 
 /// `services` arguments.
@@ -36,22 +35,16 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let client = reqwest::Client::new();
     let mut reports = Vec::new();
     for (name, t) in &config.jobs.types {
-        let (kind, target) = t.target.shown();
-        let (health, detail) = match &t.target {
-            JobTarget::Service(url) => match service::health(&client, url).await {
-                Ok(()) => (Some("healthy".to_owned()), None),
-                Err(e) => (Some("unhealthy".to_owned()), Some(e)),
-            },
-            _ => (None, None),
+        let check = match &t.target {
+            JobTarget::Service(url) => Some(service::health(&client, url).await),
+            _ => None,
         };
-        reports.push(ServiceReport {
-            job_type: name.clone(),
-            kind,
-            target,
-            health,
-            detail,
-            checked_at: Some(SystemClock.now_ms()),
-        });
+        let at = SystemClock.now_ms();
+        reports.push(jobs::service_report(
+            name,
+            t,
+            check.as_ref().map(|c| (c, at)),
+        ));
     }
     if args.json {
         output::json(&json!({"services": reports}));

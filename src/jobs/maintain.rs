@@ -102,8 +102,7 @@ impl Jobs {
             self.health.lock().expect("poisoned").insert(
                 name.clone(),
                 Health {
-                    ok: checked.is_ok(),
-                    detail: checked.err(),
+                    result: checked,
                     at: self.clock.now_ms(),
                 },
             );

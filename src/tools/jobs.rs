@@ -131,13 +131,8 @@ impl JobTools {
                 )
             }
             REGISTER => {
-                let a = jobs
-                    .artifacts()
-                    .register(
-                        ArtifactInput::from_json(Value::Object(args))?.into_new()?,
-                        now_ms(),
-                    )
-                    .await?;
+                let new = ArtifactInput::from_json(Value::Object(args))?.into_new()?;
+                let a = jobs.register_artifact(new).await?;
                 answer(
                     format!("artifact {} registered ({})", a.id, a.name),
                     serde_json::to_value(&a).unwrap_or(Value::Null),
@@ -239,12 +234,6 @@ fn kind(s: &str) -> Result<ArtifactKind, JobError> {
             known.join(", ")
         ))
     })
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// An artifact to register, as `artifact_register` and `POST /artifacts` take it.

@@ -375,10 +375,8 @@ pub fn history(
     registry: &Registry,
     seconds: f64,
 ) -> std::collections::BTreeMap<String, Vec<crate::report::HistoryPoint>> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    let since = now - (seconds.max(0.0) * 1000.0) as i64;
+    use crate::engine::clock::{Clock, SystemClock};
+    let since = SystemClock.now_ms() - (seconds.max(0.0) * 1000.0) as i64;
     registry.resources().history(since)
 }
 

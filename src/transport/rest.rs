@@ -318,12 +318,7 @@ async fn cancel_job(State(api): State<Arc<Api>>, Path(id): Path<String>) -> Answ
     responses((status = 201, body = ArtifactReport), (status = 400, body = ApiError)))]
 async fn register_artifact(State(api): State<Arc<Api>>, body: Bytes) -> Answer {
     let new = ArtifactInput::from_json(body_json(&body)?)?.into_new()?;
-    let a = api
-        .jobs
-        .artifacts()
-        .register(new, now_ms())
-        .await
-        .map_err(|e| referenced(e.into()))?;
+    let a = api.jobs.register_artifact(new).await.map_err(referenced)?;
     Ok(json(StatusCode::CREATED, &a))
 }
 
@@ -530,12 +525,6 @@ async fn not_found() -> Response {
         "no such path: the MCP endpoint is /mcp; the REST API is described at /openapi.json".into(),
     )
     .into_response()
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
