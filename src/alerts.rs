@@ -321,6 +321,8 @@ async fn post(http: &reqwest::Client, url: &str, e: &Event) {
                 tracing::warn!(alert = %e.rule, status = %r.status(), attempt, "alert webhook refused")
             }
             Err(err) => {
+                // Without the URL: a webhook's URL may carry its credential.
+                let err = err.without_url();
                 tracing::warn!(alert = %e.rule, error = %err, attempt, "alert webhook unreachable")
             }
         }
