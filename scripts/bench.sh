@@ -2,7 +2,10 @@
 # The benchmark command (issue #7). Sets up what it needs (idempotent, like the other scripts):
 # server-everything (npm, via setup-mcp-peers.sh) and the peer aggregator fastmcp (PyPI, pinned,
 # in $MCP_CACHE_DIR/peers/fastmcp); builds mcp-orchestrator, the fixture server and the harness in
-# release; then prints the machine and one Markdown table per measured item on stdout.
+# release; then prints the machine and one Markdown table per measured item on stdout, among them
+# the floor, direct and through columns (issue #19: the harness's bare line relay
+# router-bench-relay in front of the same child, measured in the same alternating rounds) and the
+# CPU and context switches per call of the relay and the orchestrator.
 #
 #   scripts/bench.sh [--quick] [--inference] [router-bench flags...]
 #   scripts/bench.sh --workflows [--pg-url URL] [--wf-runs 100,1000] [--wf-stores sqlite,postgres]
@@ -97,6 +100,7 @@ echo
   --fixture "$target/release/mcp-fixture-server" \
   --everything "$everything" \
   --fastmcp "$fm_venv/bin/fastmcp" \
+  --relay "$target/release/router-bench-relay" \
   "${bench_args[@]}"
 
 echo

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-for target in config_parse host_frame child_frame tool_call_read; do
+for target in config_parse host_frame child_frame tool_call_read fast_path; do
   mkdir -p "fuzz/corpus/$target"
   echo "fuzz: $target for ${seconds}s" >&2
   cargo +nightly fuzz run "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \

@@ -9,8 +9,14 @@
 #                           server that `scripts/postgres.sh` starts; the package's own cluster
 #                           is not used), Prometheus (`prometheus`, `promtool`) for the
 #                           metrics tests (they start their own server, not the package's),
-#                           tmux, in which the test of `top` runs it, and Chromium, which loads
-#                           the dashboard headless
+#                           tmux, in which the test of `top` runs it, Chromium, which loads
+#                           the dashboard headless, and for the container image's test
+#                           (scripts/image.sh): podman with the runc runtime (crun, podman's
+#                           first choice, refuses to run on these VMs), debootstrap, which makes
+#                           the base image from Debian packages since no image registry is
+#                           reachable, and curl, its HTTP client. As root, podman needs nothing
+#                           else (native overlay storage, netavark networking); the rootless
+#                           helpers come along as podman's recommendations.
 #
 # Whether a package is installed is asked of the package manager (`dpkg -s NAME`), never guessed
 # from files: a glob for libclang once matched libclang-cpp.so, a different library, and every new
@@ -26,14 +32,17 @@ profile="${1:-test}"
 case "$profile" in
   build) packages=(build-essential) ; commands=() ;;
   test)
-    packages=(build-essential cmake libclang-dev postgresql prometheus tmux chromium)
+    packages=(build-essential cmake libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl)
     # command:package pairs: the command satisfies the need when it runs, else the package.
     commands=(python3:python3 python3:python3-venv pip3:python3-pip node:nodejs npm:npm)
     ;;
   *) echo "usage: setup-system.sh [build|test]" >&2; exit 2 ;;
 esac
 
-installed() { dpkg -s "$1" 2>/dev/null | grep -qx 'Status: install ok installed'; }
+# dpkg's whole answer is read (grep without -q): under pipefail, a grep -q that stops at the
+# Status line makes dpkg's next write fail with SIGPIPE once its answer outgrows one stdio buffer
+# (4 KiB; podman's does), and an installed package counted as missing.
+installed() { dpkg -s "$1" 2>/dev/null | grep -x 'Status: install ok installed' >/dev/null; }
 
 need=()
 if ! command -v dpkg >/dev/null 2>&1; then

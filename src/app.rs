@@ -138,6 +138,12 @@ impl App {
                 })
             })
         };
+        if let Some(gauges) = crate::otel::gauges() {
+            let (status, stop) = (status.clone(), shutdown.clone());
+            tracker.spawn(async move {
+                crate::transport::otlp::refresh(gauges, status, stop).await;
+            });
+        }
         alerts.start(
             registry.config_handle(),
             status.clone(),

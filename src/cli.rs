@@ -38,11 +38,36 @@ pub fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let cli = Cli::parse_from(payload_flag(std::env::args_os().collect()));
-    crate::telemetry::init(cli.log_format, cli.command.default_log_level());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // OpenTelemetry is for the long-running `serve`; a one-shot command exports nothing.
+    let pipeline = match &cli.command {
+        Command::Serve(_) => crate::otel::Pipeline::from_env(),
+        _ => Ok(None),
+    };
+    let pipeline = match pipeline {
+        Ok(p) => p,
+        Err(e) => {
+            crate::telemetry::init(cli.log_format, cli.command.default_log_level(), None, false);
+            tracing::error!(error = %e, "cannot start the OpenTelemetry export");
+            return ExitCode::from(2);
+        }
+    };
+    // `serve` logs from a background thread: its per-call audit line stays off the call path.
+    let _log_writer = crate::telemetry::init(
+        cli.log_format,
+        cli.command.default_log_level(),
+        pipeline.as_ref(),
+        matches!(cli.command, Command::Serve(_)),
+    );
+    if let Some(p) = &pipeline {
+        crate::otel::set_gauges(p.gauges());
+    }
+    // `MCP_ORCHESTRATOR_RUNTIME=current_thread` runs everything on one thread: the benchmark's
+    // comparison of thread hand-offs against parallelism (see docs/benchmarks.md).
+    let mut builder = match std::env::var("MCP_ORCHESTRATOR_RUNTIME").as_deref() {
+        Ok("current_thread") => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");
@@ -52,6 +77,10 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(run(cli));
     // Children are already stopped by `run`; don't wait for stray blocking tasks.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    // After the runtime: the exporters' blocking HTTP clients must not run inside it.
+    if let Some(p) = pipeline {
+        p.shutdown();
+    }
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -13,7 +13,7 @@ use rmcp::model::{CallToolResponse, JsonObject, Tool};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::{error::RouteError, hub::ProgressSink, report::ServerState};
+use crate::{error::RouteError, hub::ProgressSink, otel::TraceContext, report::ServerState};
 
 /// A boxed future, so that [`ToolCaller`] stays object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -125,6 +125,8 @@ pub struct CallContext {
     pub started: Instant,
     /// Who is calling.
     pub caller: Caller,
+    /// The W3C trace context the caller's request carried, passed on to children.
+    pub trace: TraceContext,
 }
 
 impl CallContext {
@@ -136,6 +138,7 @@ impl CallContext {
             progress: None,
             started: Instant::now(),
             caller,
+            trace: TraceContext::default(),
         }
     }
 }

@@ -223,6 +223,22 @@ impl Engine {
         self.defs.load_full()
     }
 
+    /// The step graph of a run's pinned definition: each step with the steps it depends on, in
+    /// definition order (what the dashboard draws). `None` when the definition is gone.
+    pub async fn graph(&self, workflow: &str, sha: &str) -> Option<Vec<(String, Vec<String>)>> {
+        let def = driver::definition(self, workflow, sha).await.ok()?;
+        Some(
+            def.steps
+                .iter()
+                .map(|s| {
+                    let deps = s.depends_on.iter();
+                    let deps = deps.map(|d| def.steps[*d].name.clone()).collect();
+                    (s.name.clone(), deps)
+                })
+                .collect(),
+        )
+    }
+
     /// Replaces the loaded definitions (a reload of the workflows dir). Runs already started
     /// keep the definition they are pinned to.
     pub fn set_definitions(&self, defs: Definitions) {

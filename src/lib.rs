@@ -16,7 +16,7 @@
 //!
 //! | layer | modules | job |
 //! |---|---|---|
-//! | 0 leaves | `report`, `backoff`, `secrets`, `naming`, `join`, `shutdown`, `telemetry`, `paths`, `error`, `metrics`, `pgroup`, `reaper`, `hub`, `procstat` | shared types, the error mapping, helpers with no other dependency |
+//! | 0 leaves | `report`, `backoff`, `secrets`, `naming`, `join`, `shutdown`, `telemetry`, `paths`, `error`, `metrics`, `pgroup`, `reaper`, `hub`, `procstat`, `otel` | shared types, the error mapping, helpers with no other dependency |
 //! | 1 config | `config`, `client`, `store`, `workflow`, `artifacts` | `mcp_servers.json` raw → validated; the SDK (which sees only `report`); the durable store; workflow files raw → validated graph; the artifact registry and its content |
 //! | 2 wire | `wire` | JSON-RPC framing on byte streams, the host transport |
 //! | 3 supervisor | `supervisor` | one task per child: process, connection, health, restarts |
@@ -64,6 +64,8 @@ mod metrics;
 #[cfg(feature = "server")]
 mod naming;
 #[cfg(feature = "server")]
+mod otel;
+#[cfg(feature = "server")]
 mod paths;
 #[cfg(feature = "server")]
 mod pgroup;
@@ -99,6 +101,6 @@ mod workflow;
 pub mod fuzzing {
     pub use crate::{
         supervisor::child_io::oversized_id,
-        wire::{frame, lines, shape},
+        wire::{frame, lines, scan, shape},
     };
 }

@@ -23,6 +23,7 @@ use rmcp::{
     service::{NotificationContext, RequestContext},
 };
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 mod artifacts;
 mod tasks;
@@ -36,6 +37,7 @@ use crate::{
     error::{ItemKind, RouteError},
     hub::ProgressSink,
     jobs::Jobs,
+    otel::{self, TraceContext},
     registry::{Registry, surface::Surface},
     tools::{Sources, children::unroutable},
 };
@@ -131,6 +133,7 @@ impl OrchestratorServer {
                 }),
             started,
             caller: self.caller,
+            trace: TraceContext::from_meta(&cx.meta),
         }
     }
 
@@ -145,12 +148,16 @@ impl OrchestratorServer {
         pick: impl FnOnce(ServerResult) -> Option<T>,
     ) -> Result<T, McpError> {
         let call = self.call_context(cx, started);
+        let name = crate::dispatch::child::request_target(&request).to_owned();
+        let span = otel::request_span(method, &name, &call.trace);
         let result = self
             .services
             .children
             .request(owner, request, method, &call, None)
-            .await?;
-        pick(result).ok_or_else(|| unexpected(owner, method).into())
+            .instrument(span.clone())
+            .await;
+        otel::set_outcome(&span, result.as_ref().err().map(RouteError::kind));
+        pick(result?).ok_or_else(|| unexpected(owner, method).into())
     }
 
     /// The owner of a resource URI.
@@ -268,11 +275,22 @@ impl ServerHandler for OrchestratorServer {
             }
         }
         let call = self.call_context(&cx, Instant::now());
-        Ok(self
+        let span = otel::request_span("tools/call", &req.name, &call.trace);
+        let result = self
             .services
             .sources
             .call(&req.name, req.arguments, &call)
-            .await?)
+            .instrument(span.clone())
+            .await;
+        otel::set_outcome(
+            &span,
+            match &result {
+                Err(e) => Some(e.kind()),
+                Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true) => Some("tool_error"),
+                Ok(_) => None,
+            },
+        );
+        Ok(result?)
     }
 
     async fn get_task(

@@ -49,6 +49,39 @@ impl Histogram {
     pub fn count(&self) -> u64 {
         self.counts.iter().sum::<u64>() + self.over
     }
+
+    /// The samples added since `earlier` (a reading of the same histogram).
+    pub fn since(&self, earlier: &Histogram) -> Histogram {
+        let mut d = Histogram {
+            over: self.over.saturating_sub(earlier.over),
+            sum_us: self.sum_us.saturating_sub(earlier.sum_us),
+            ..Histogram::default()
+        };
+        for (i, c) in d.counts.iter_mut().enumerate() {
+            *c = self.counts[i].saturating_sub(earlier.counts[i]);
+        }
+        d
+    }
+
+    /// The `q` quantile (0–1), µs, interpolated linearly within its bucket (as PromQL's
+    /// `histogram_quantile` does); samples past the last bound count as at it. `None` when empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let total = self.count();
+        if total == 0 {
+            return None;
+        }
+        let rank = q.clamp(0.0, 1.0) * total as f64;
+        let mut below = 0u64;
+        for (i, &c) in self.counts.iter().enumerate() {
+            if c > 0 && (below + c) as f64 >= rank {
+                let lower = if i == 0 { 0 } else { BUCKETS_US[i - 1] } as f64;
+                let upper = BUCKETS_US[i] as f64;
+                return Some(lower + (upper - lower) * ((rank - below as f64) / c as f64));
+            }
+            below += c;
+        }
+        Some(BUCKETS_US[BUCKETS_US.len() - 1] as f64)
+    }
 }
 
 /// Calls and errors of one tool.
@@ -215,6 +248,12 @@ impl CallMetrics {
         }
     }
 
+    /// The latency histogram since start (for per-interval percentiles: difference two readings).
+    pub fn latency_histogram(&self) -> Histogram {
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        m.latency_hist.clone()
+    }
+
     /// The current figures.
     pub fn snapshot(&self) -> MetricsSnapshot {
         let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -319,6 +358,35 @@ mod tests {
         }
         let e = m.export();
         assert_eq!(e.tools.len(), MAX_TOOLS + 1, "capped, plus `other`");
+    }
+
+    #[test]
+    fn quantiles_of_a_difference_of_two_readings() {
+        let m = CallMetrics::default();
+        let at = |us: u64| Call {
+            total: Duration::from_micros(us),
+            waiting: Duration::ZERO,
+            name: "",
+            error: None,
+        };
+        for _ in 0..10 {
+            m.record_call(at(5_000_000));
+        }
+        let before = m.latency_histogram();
+        // 100 calls since: 98 in the 50–100 µs bucket, 2 in the 1–2.5 ms bucket.
+        for _ in 0..98 {
+            m.record_call(at(80));
+        }
+        m.record_call(at(2_000));
+        m.record_call(at(2_000));
+        let d = m.latency_histogram().since(&before);
+        assert_eq!(d.count(), 100, "the earlier slow calls are not in it");
+        assert_eq!(d.quantile(0.5), Some(50.0 + 50.0 * (50.0 / 98.0)));
+        assert_eq!(d.quantile(0.99), Some(1_000.0 + 1_500.0 * 0.5));
+        assert_eq!(Histogram::default().quantile(0.5), None);
+        let mut over = Histogram::default();
+        over.push(u64::MAX);
+        assert_eq!(over.quantile(0.99), Some(30_000_000.0));
     }
 
     #[test]

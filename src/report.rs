@@ -148,6 +148,12 @@ pub struct HistoryPoint {
     pub threads: u64,
     /// Open file descriptors at the step's last reading.
     pub open_fds: u64,
+    /// Median latency of the calls answered during the step, ms (none without calls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_ms: Option<f64>,
+    /// 99th percentile latency of the calls answered during the step, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_ms: Option<f64>,
 }
 
 /// An alert rule that is pending, firing, or held back by its cooldown, for one subject.

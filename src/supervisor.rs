@@ -18,6 +18,7 @@ pub mod child_io;
 mod conn;
 mod failure;
 mod health;
+pub mod lane;
 mod lists;
 pub mod process;
 mod remote;
@@ -81,6 +82,13 @@ struct Calls {
 /// Marks one call in flight until dropped.
 pub struct CallGuard {
     calls: Arc<Calls>,
+}
+
+impl CallGuard {
+    /// Records the call in its child's metrics.
+    pub fn record(&self, call: crate::metrics::Call<'_>) {
+        self.calls.metrics.record_call(call);
+    }
 }
 
 impl Drop for CallGuard {
@@ -160,6 +168,11 @@ impl ChildHandle {
             return None;
         }
         let s = self.status.borrow();
+        // A stdio child whose stream has ended is about to be found dead and restarted: calls
+        // wait for that rather than fail on the closed connection.
+        if s.lane.as_ref().is_some_and(|l| l.is_closed()) {
+            return None;
+        }
         s.state.serves_calls().then(|| s.peer.clone()).flatten()
     }
 
@@ -176,6 +189,39 @@ impl ChildHandle {
             return Some(Err(self.calls.limit));
         }
         Some(Ok((peer, guard)))
+    }
+
+    /// The connection's fast path, while it has one.
+    pub fn lane(&self) -> Option<Arc<lane::Lane>> {
+        self.status.borrow().lane.clone()
+    }
+
+    /// Like [`Self::begin_call`], for the forwarding fast path: the connection's lane. `None`
+    /// also when the connection has no lane (a remote server) or the handle is being retired.
+    pub fn begin_fast_call(&self) -> Option<Result<(Arc<lane::Lane>, CallGuard), usize>> {
+        if self.is_draining() {
+            return None;
+        }
+        let lane = {
+            let s = self.status.borrow();
+            if !s.state.serves_calls() || s.peer.is_none() {
+                return None;
+            }
+            s.lane.clone()?
+        };
+        // The stream ended but the supervisor has not yet seen the process go: the typed path
+        // waits for the restart.
+        if lane.is_closed() {
+            return None;
+        }
+        let before = self.calls.in_flight.fetch_add(1, Ordering::AcqRel);
+        let guard = CallGuard {
+            calls: self.calls.clone(),
+        };
+        if self.calls.limit > 0 && before >= self.calls.limit {
+            return Some(Err(self.calls.limit));
+        }
+        Some(Ok((lane, guard)))
     }
 
     /// Whether the handle is being retired (reload): new calls wait for its successor.

@@ -9,6 +9,7 @@
 //! reason.
 
 pub mod children;
+pub mod fast;
 pub mod jobs;
 pub mod own;
 pub mod unified;
@@ -83,6 +84,15 @@ impl Sources {
             .tools(caller)
             .into_iter()
             .find(|t| t.name == name)
+    }
+
+    /// Whether `name` is owned by the last source (the children's, which owns whatever the
+    /// others do not): the calls the forwarding fast path may take.
+    pub fn last_owns(&self, name: &str, caller: Caller) -> bool {
+        match self.list.split_last() {
+            Some((_, before)) => !before.iter().any(|s| s.owns(name, caller)),
+            None => false,
+        }
     }
 
     /// Sends a call to the source that owns its name.

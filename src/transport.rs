@@ -4,5 +4,6 @@
 
 pub mod control;
 pub mod http;
+pub mod otlp;
 pub mod prometheus;
 pub mod rest;

@@ -13,10 +13,13 @@
 //! [`ERRORS_PER_SECOND`] after that (see [`limit`]); the rest are counted and logged.
 //! [`frame::classify`] is the pure part, shared with the fuzz target.
 
+pub mod fast;
 pub mod frame;
 pub mod limit;
 pub mod lines;
+pub mod scan;
 pub mod shape;
+pub mod sink;
 pub mod stdio;
 
 use std::{
@@ -35,8 +38,9 @@ use rmcp::{
     service::TxJsonRpcMessage,
     transport::Transport,
 };
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 
+use fast::{FastPath, Reply};
 use frame::{Frame, Rejection};
 use limit::TokenBucket;
 use lines::{LineReader, Read};
@@ -48,8 +52,9 @@ pub const ERRORS_PER_SECOND: u32 = 10;
 /// Ids tracked for duplicate detection; past this, new ids go unchecked rather than grow memory.
 const MAX_TRACKED_IDS: usize = 65_536;
 
-/// A writer shared by concurrent sends; each line is written whole under the lock.
-pub(crate) type Writer<W> = Arc<tokio::sync::Mutex<W>>;
+/// A writer shared by concurrent sends; each line is written whole, several at once when they
+/// queue up.
+pub(crate) type Writer<W> = Arc<sink::Coalescing<W>>;
 type PendingWrite = Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
 
 /// A [`Transport`] for the server side of a newline-delimited JSON-RPC stream.
@@ -64,6 +69,8 @@ pub struct HostTransport<R, W> {
     max: usize,
     started: bool,
     initialized: bool,
+    /// Where `tools/call` requests to running children go without the typed path, if anywhere.
+    fast: Option<Arc<dyn FastPath>>,
 }
 
 /// What becomes of one well-formed message.
@@ -82,14 +89,21 @@ where
     pub fn new(read: R, write: W, max_message_bytes: usize) -> Self {
         Self {
             lines: LineReader::new(BufReader::with_capacity(64 * 1024, read), max_message_bytes),
-            out: Arc::new(tokio::sync::Mutex::new(write)),
+            out: Arc::new(sink::Coalescing::new(write)),
             pending: None,
             in_flight: Arc::default(),
             errors: TokenBucket::new(ERROR_BURST, ERRORS_PER_SECOND),
             max: max_message_bytes,
             started: false,
             initialized: false,
+            fast: None,
         }
+    }
+
+    /// Sends the `tools/call` requests `fast` takes its way.
+    pub fn with_fast_path(mut self, fast: Arc<dyn FastPath>) -> Self {
+        self.fast = Some(fast);
+        self
     }
 
     /// Queues an error answer, unless the rate limit says to stay silent.
@@ -141,6 +155,9 @@ where
                     && let Some(id) = &c.params.request_id
                 {
                     lock(&self.in_flight).remove(id);
+                    if let Some(fast) = &self.fast {
+                        fast.cancel(id);
+                    }
                 }
             }
             JsonRpcMessage::Response(_) | JsonRpcMessage::Error(_) if !self.started => {
@@ -179,7 +196,38 @@ where
                 self.pending = None;
             }
             let frame = match self.lines.next().await {
-                Ok(Read::Line) => frame::classify(self.lines.line()),
+                Ok(Read::Line) => {
+                    if self.started
+                        && let Some(fast) = &self.fast
+                        && let Some(call) = scan::call_head(frame::trim(self.lines.line()))
+                    {
+                        let id = call.id.clone();
+                        let fresh = {
+                            let mut in_flight = lock(&self.in_flight);
+                            in_flight.len() >= MAX_TRACKED_IDS || in_flight.insert(id.clone())
+                        };
+                        if !fresh {
+                            self.reject(Rejection::invalid_request(
+                                Some(id),
+                                "this id belongs to a request still in progress; ids must be unique",
+                            ));
+                            continue;
+                        }
+                        let reply =
+                            Reply::new(self.out.clone(), id.clone(), self.in_flight.clone());
+                        match fast.forward(call, reply) {
+                            Ok(sent) => {
+                                sent.await;
+                                continue;
+                            }
+                            // Not the fast path's: the typed path reads the line again.
+                            Err(_) => {
+                                lock(&self.in_flight).remove(&id);
+                            }
+                        }
+                    }
+                    frame::classify(self.lines.line())
+                }
                 Ok(Read::Oversized) => Frame::Reject(Rejection::invalid_request(
                     None,
                     format_args!(
@@ -206,7 +254,7 @@ where
     }
 
     async fn close(&mut self) -> Result<(), Self::Error> {
-        self.out.lock().await.flush().await
+        self.out.flush().await
     }
 }
 
@@ -236,10 +284,11 @@ pub(crate) fn send_line<W: AsyncWrite + Unpin + Send + 'static, T: serde::Serial
     async move { write_line(out, line?).await }
 }
 
-async fn write_line<W: AsyncWrite + Unpin>(out: Writer<W>, line: Vec<u8>) -> std::io::Result<()> {
-    let mut out = out.lock().await;
-    out.write_all(&line).await?;
-    out.flush().await
+async fn write_line<W: AsyncWrite + Unpin + Send>(
+    out: Writer<W>,
+    line: Vec<u8>,
+) -> std::io::Result<()> {
+    out.write_line(&line).await
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

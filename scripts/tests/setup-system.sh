@@ -18,6 +18,8 @@ cat > "$bin/dpkg" <<'SH'
 [ "$1" = "-s" ] || exit 2
 if grep -qx "$2" "$STUB_DIR/installed"; then
   printf 'Package: %s\nStatus: install ok installed\n' "$2"
+  # A long description, written after a pause as dpkg writes past its first buffer.
+  if [ "${STUB_LONG:-0}" = 1 ]; then sleep 0.2; seq 1 2000 | sed 's/^/ description /'; fi
 else
   echo "dpkg-query: package '$2' is not installed and no information is available" >&2
   exit 1
@@ -67,12 +69,12 @@ check() {
 
 # The case that broke every new user: libclang-cpp14 (whose files a glob for libclang*.so
 # matched) is installed, libclang-dev is not.
-run neighbour test build-essential cmake libclang-cpp14 libclang1-14 postgresql prometheus tmux chromium
+run neighbour test build-essential cmake libclang-cpp14 libclang1-14 postgresql prometheus tmux chromium podman runc debootstrap curl
 check "libclang-dev is installed when only libclang-cpp is present" \
   '[ $rc = 0 ] && grep -q "apt-get install -y -qq libclang-dev$" <<<"$log"'
 check "nothing present is reinstalled" '! grep -q "cmake\|build-essential" <<<"$log"'
 
-run all-present test build-essential cmake libclang-dev postgresql prometheus tmux chromium
+run all-present test build-essential cmake libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl
 check "nothing is installed when everything is present" '[ $rc = 0 ] && [ -z "$log" ]'
 
 run build-profile build build-essential
@@ -84,19 +86,28 @@ check "the build profile installs a C compiler when missing" \
 
 STUB_UID=1000 run no-root test build-essential
 check "without root or sudo: exit 2 with the exact apt-get line" \
-  '[ $rc = 2 ] && grep -q "apt-get install -y cmake libclang-dev postgresql prometheus tmux chromium$" <<<"$out" && ! grep -q "^apt-get" <<<"$log"'
+  '[ $rc = 2 ] && grep -q "apt-get install -y cmake libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl$" <<<"$out" && ! grep -q "^apt-get" <<<"$log"'
 
-STUB_UID=1000 STUB_SUDO=1 run sudo test build-essential cmake postgresql prometheus tmux chromium
+STUB_UID=1000 STUB_SUDO=1 run sudo test build-essential cmake postgresql prometheus tmux chromium podman runc debootstrap curl
 check "without root, through sudo when it works without a password" \
   '[ $rc = 0 ] && grep -q "^sudo apt-get install -y -qq libclang-dev$" <<<"$log"'
 
-STUB_APT_WORKS=0 run apt-fails test build-essential cmake postgresql prometheus tmux chromium
+STUB_APT_WORKS=0 run apt-fails test build-essential cmake postgresql prometheus tmux chromium podman runc debootstrap curl
 check "a package still missing after apt-get is an error (exit 2)" \
   '[ $rc = 2 ] && grep -q "libclang-dev is still not installed" <<<"$out"'
 
 SETUP_SYSTEM_DRY_RUN=1 run dry test cmake
-check "dry run prints the decision and installs nothing (the test profile includes PostgreSQL, Prometheus, tmux and Chromium)" \
-  '[ $rc = 0 ] && grep -q "would run: apt-get install -y build-essential libclang-dev postgresql prometheus tmux chromium$" <<<"$out" && [ -z "$log" ]'
+check "dry run prints the decision and installs nothing (the test profile includes PostgreSQL, Prometheus, tmux, Chromium and the image test's tools)" \
+  '[ $rc = 0 ] && grep -q "would run: apt-get install -y build-essential libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl$" <<<"$out" && [ -z "$log" ]'
+
+# dpkg's answer for podman is longer than one buffer: the package is still seen as installed.
+STUB_LONG=1 run long-answer test build-essential cmake libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl
+check "a long dpkg answer (podman's) still counts as installed" '[ $rc = 0 ] && [ -z "$log" ]'
+
+# The image test's tools: podman with crun already there still gets runc, which it needs here.
+run podman-without-runc test build-essential cmake libclang-dev postgresql prometheus tmux chromium podman crun debootstrap curl
+check "runc is installed beside a podman that came with crun" \
+  '[ $rc = 0 ] && grep -q "apt-get install -y -qq runc$" <<<"$log"'
 
 echo "setup-system: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -11,6 +11,7 @@ use crate::{
     mcp::OrchestratorServer,
     registry::Registry,
     shutdown,
+    tools::fast::Forwarder,
     transport::{control, http},
     wire::{HostTransport, stdio},
 };
@@ -85,7 +86,14 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
         }
         None => {
             let (stdin, stdout) = stdio::host_stdio();
-            let transport = HostTransport::new(stdin, stdout, max);
+            let mut transport = HostTransport::new(stdin, stdout, max);
+            if fast_path_enabled() {
+                let services = app.services();
+                transport = transport.with_fast_path(Arc::new(Forwarder::new(
+                    services.sources.clone(),
+                    services.registry.clone(),
+                )));
+            }
             let server = OrchestratorServer::new(app.services().clone(), Caller::Host);
             tokio::select! {
                 r = serve(server, transport) => r,
@@ -98,6 +106,15 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     tracing::info!("stopped");
     outcome.map(|()| ExitCode::SUCCESS)
 }
+
+/// The forwarding fast path is on unless `MCP_ORCHESTRATOR_FAST_PATH=off` (for A/B measurements,
+/// and a way back to the typed path should it ever misbehave).
+fn fast_path_enabled() -> bool {
+    std::env::var(FAST_PATH_ENV).map_or(true, |v| !matches!(v.as_str(), "off" | "0" | "false"))
+}
+
+/// The variable that turns the forwarding fast path off.
+pub const FAST_PATH_ENV: &str = "MCP_ORCHESTRATOR_FAST_PATH";
 
 /// Reloads the config on each change of the file (unless `watch` is off) and on each SIGHUP.
 fn start_reload_triggers(registry: &Arc<Registry>, path: &Path, watch: bool) {

@@ -4,6 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use rmcp::model::GetMeta as _;
 use rmcp::{
     Peer, RoleClient,
     model::{
@@ -13,6 +14,7 @@ use rmcp::{
     service::PeerRequestOptions,
 };
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use super::{
     BoxFuture, CallContext, CallOutcome, CallRequest, Catalog, ServerView, ToolCaller, ToolRef,
@@ -55,6 +57,21 @@ impl ChildDispatcher {
         cx: &CallContext,
         timeout: Option<Duration>,
     ) -> Result<ServerResult, RouteError> {
+        let span = crate::otel::child_span(server, method, request_target(&request));
+        self.send(server, request, method, cx, timeout, &span)
+            .instrument(span.clone())
+            .await
+    }
+
+    async fn send(
+        &self,
+        server: &Arc<str>,
+        mut request: ClientRequest,
+        method: &'static str,
+        cx: &CallContext,
+        timeout: Option<Duration>,
+        span: &tracing::Span,
+    ) -> Result<ServerResult, RouteError> {
         let kind = match &request {
             ClientRequest::CallToolRequest(_) => ItemKind::Tool,
             ClientRequest::GetPromptRequest(_) => ItemKind::Prompt,
@@ -68,12 +85,8 @@ impl ChildDispatcher {
             .reset_timeout_on_progress()
             .with_max_total_timeout(timeout * MAX_TOTAL_FACTOR);
         // What the audit line names: the tool, prompt or resource, never its arguments.
-        let target = match &request {
-            ClientRequest::CallToolRequest(r) => r.params.name.to_string(),
-            ClientRequest::GetPromptRequest(r) => r.params.name.clone(),
-            ClientRequest::ReadResourceRequest(r) => r.params.uri.clone(),
-            _ => String::new(),
-        };
+        let target = request_target(&request).to_owned();
+        cx.trace.write_to(span, request.get_meta_mut());
         let handle = peer
             .send_request_with_option(request, options)
             .await
@@ -125,6 +138,9 @@ impl ChildDispatcher {
             name: &target,
             error: error.as_ref().map(|(k, e)| (*k, e.as_str())),
         });
+        let kind = error.as_ref().map(|(k, _)| *k);
+        crate::otel::set_outcome(span, kind);
+        crate::otel::record_call(server, &target, kind, total, total.saturating_sub(waited));
         tracing::info!(
             target: "mcp_orchestrator::audit",
             method,
@@ -279,6 +295,16 @@ impl ToolCaller for ChildDispatcher {
                 child.wait_settled(limit).await;
             }
         })
+    }
+}
+
+/// The tool, prompt or resource a request names.
+pub fn request_target(request: &ClientRequest) -> &str {
+    match request {
+        ClientRequest::CallToolRequest(r) => &r.params.name,
+        ClientRequest::GetPromptRequest(r) => &r.params.name,
+        ClientRequest::ReadResourceRequest(r) => &r.params.uri,
+        _ => "",
     }
 }
 

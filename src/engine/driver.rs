@@ -146,7 +146,11 @@ pub(super) async fn drive(
 }
 
 /// The definition a run is pinned to: the loaded one when its sha matches, else the stored body.
-async fn definition(engine: &Engine, name: &str, sha: &str) -> Result<Arc<Definition>, Stop> {
+pub(super) async fn definition(
+    engine: &Engine,
+    name: &str,
+    sha: &str,
+) -> Result<Arc<Definition>, Stop> {
     if let Some(def) = engine.definitions().get(name)
         && def.sha256 == sha
     {
@@ -380,6 +384,7 @@ impl Driver {
             let log = step::AttemptLog {
                 engine: &engine,
                 lease: &lease,
+                workflow: &def.name,
                 step: &step.name,
             };
             let (outcome, attempts) = step::call_with_retries(

@@ -9,6 +9,7 @@ use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use super::{
     Engine,
@@ -18,6 +19,7 @@ use crate::{
     backoff::Backoff,
     dispatch::{CallContext, CallOutcome, CallRequest, Caller, Catalog},
     error::RouteError,
+    otel::{self, TraceContext},
     report::{EventKind, ServerState, StepStatus},
     store::{Lease, StepUpdate},
     workflow::Target,
@@ -38,6 +40,15 @@ pub struct CallFailure {
 }
 
 impl CallFailure {
+    /// The failure as a span outcome and a metric label.
+    fn kind(&self) -> &'static str {
+        match (self.overloaded, self.retryable) {
+            (true, _) => "overloaded",
+            (false, true) => "transient",
+            (false, false) => "failed",
+        }
+    }
+
     fn permanent(message: String) -> Self {
         Self {
             message,
@@ -63,6 +74,7 @@ pub struct Called {
 pub struct AttemptLog<'a> {
     pub engine: &'a Engine,
     pub lease: &'a Lease,
+    pub workflow: &'a str,
     pub step: &'a str,
 }
 
@@ -131,10 +143,24 @@ pub async fn call_with_retries(
 ) -> (Result<Called, CallFailure>, u32) {
     let (first, last) = (*attempts.start(), *attempts.end());
     for attempt in first..=last {
+        let span = match &log {
+            Some(log) => {
+                log.started(attempt).await;
+                let tool = target.to_string();
+                otel::step_span(log.workflow, &log.lease.run_id, log.step, &tool, attempt)
+            }
+            None => tracing::Span::none(),
+        };
+        let began = Instant::now();
+        let outcome = call_once(engine, target, prefer, arguments, timeout, cancel)
+            .instrument(span.clone())
+            .await;
         if let Some(log) = &log {
-            log.started(attempt).await;
+            let kind = outcome.as_ref().err().map(CallFailure::kind);
+            otel::set_outcome(&span, kind);
+            otel::record_step(log.workflow, kind, began.elapsed());
         }
-        match call_once(engine, target, prefer, arguments, timeout, cancel).await {
+        match outcome {
             Ok(called) => return (Ok(called), attempt),
             Err(f) => {
                 if !f.retryable || attempt >= last || cancel.is_cancelled() {
@@ -253,6 +279,8 @@ async fn call(
         progress: None,
         started: Instant::now(),
         caller: Caller::Host,
+        // The step's span (current here) is what a child's trace hangs under.
+        trace: TraceContext::default(),
     };
     let call = engine.caller.call(request, &cx);
     let outcome = match timeout {

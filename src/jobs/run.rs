@@ -206,6 +206,7 @@ impl Jobs {
             progress: None,
             started: Instant::now(),
             caller: Caller::Host,
+            trace: crate::otel::TraceContext::default(),
         };
         match self.caller.call(request, &cx).await {
             Ok(CallToolResponse::Complete(result)) => {

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Registry;
 use crate::{
+    metrics::Histogram,
     procstat::{self, Reading},
     report::{HistoryPoint, ResourceSample},
 };
@@ -36,6 +37,10 @@ struct Step {
     readings: u32,
     rss_peak: u64,
     last: ResourceSample,
+    /// The call latency histogram before the step and at its last reading: their difference is
+    /// the step's calls.
+    calls_before: Option<Histogram>,
+    calls_last: Option<Histogram>,
 }
 
 /// The latest readings and their history, by server id (and [`OWN`]).
@@ -45,12 +50,15 @@ pub struct Resources {
 }
 
 impl Resources {
-    /// Records a reading of `key` taken at `now` (monotonic) / `now_ms` (wall), keeping at most
-    /// `keep` points of `step_ms` each.
+    /// Records a reading of `key` taken at `now` (monotonic) / `now_ms` (wall), with its call
+    /// latency histogram since start when it has one, keeping at most `keep` points of `step_ms`
+    /// each.
+    #[expect(clippy::too_many_arguments, reason = "one reading and where it goes")]
     pub fn record(
         &self,
         key: &str,
         reading: Reading,
+        calls: Option<Histogram>,
         now: Instant,
         now_ms: i64,
         step_ms: i64,
@@ -81,13 +89,17 @@ impl Resources {
                 step.readings += 1;
                 step.rss_peak = step.rss_peak.max(sample.rss_bytes);
                 step.last = sample;
+                step.calls_last = calls;
             }
             _ => {
+                let mut before = calls.clone();
                 if let Some(done) = s.step.take() {
                     s.points.push_back(point(&done));
                     while s.points.len() > keep {
                         s.points.pop_front();
                     }
+                    // Calls between the last step's last reading and this one count here.
+                    before = done.calls_last.or(before);
                 }
                 s.step = Some(Step {
                     at: start,
@@ -95,6 +107,8 @@ impl Resources {
                     readings: 1,
                     rss_peak: sample.rss_bytes,
                     last: sample,
+                    calls_before: before,
+                    calls_last: calls,
                 });
             }
         }
@@ -138,7 +152,17 @@ impl Resources {
 }
 
 fn point(step: &Step) -> HistoryPoint {
+    let calls = match (&step.calls_last, &step.calls_before) {
+        (Some(last), Some(before)) => Some(last.since(before)),
+        _ => None,
+    };
+    let ms = |q: f64| {
+        let us = calls.as_ref()?.quantile(q)?;
+        Some((us / 10.0).round() / 100.0)
+    };
     HistoryPoint {
+        p50_ms: ms(0.5),
+        p99_ms: ms(0.99),
         at: step.at,
         cpu_percent: (step.cpu_sum / f64::from(step.readings.max(1)) * 10.0).round() / 10.0,
         rss_bytes: step.rss_peak,
@@ -171,6 +195,11 @@ pub(super) async fn sampler(registry: Weak<Registry>, stop: CancellationToken) {
             .iter()
             .map(|c| (c.id().clone(), c.status().pid))
             .collect();
+        let calls: HashMap<Arc<str>, Histogram> = registry
+            .children()
+            .iter()
+            .map(|c| (c.id().clone(), c.metrics().latency_histogram()))
+            .collect();
         // /proc is read on a blocking thread: a scan of every process is a few ms of syscalls.
         let readings = tokio::task::spawn_blocking(move || {
             let own = procstat::own();
@@ -190,11 +219,14 @@ pub(super) async fn sampler(registry: Weak<Registry>, stop: CancellationToken) {
             .map_or(0, |d| d.as_millis() as i64);
         let r = registry.resources();
         if let Some(own) = own {
-            r.record(OWN, own, now, now_ms, step_ms, keep);
+            r.record(OWN, own, None, now, now_ms, step_ms, keep);
         }
         for (id, reading) in children {
             match reading {
-                Some(reading) => r.record(&id, reading, now, now_ms, step_ms, keep),
+                Some(reading) => {
+                    let calls = calls.get(&id).cloned();
+                    r.record(&id, reading, calls, now, now_ms, step_ms, keep);
+                }
                 None => r.clear_sample(&id),
             }
         }
@@ -226,6 +258,7 @@ mod tests {
             r.record(
                 "fx",
                 reading(i * hz / 2, 100 + i),
+                None,
                 at,
                 1_000 * i as i64,
                 10_000,
@@ -243,6 +276,7 @@ mod tests {
             r.record(
                 "fx",
                 reading(0, 1),
+                None,
                 t0 + Duration::from_secs(10 + i as u64),
                 10_000 * i,
                 10_000,
@@ -255,5 +289,44 @@ mod tests {
         assert_eq!(r.history(40_000)["fx"].len(), 2);
         r.clear_sample("fx");
         assert!(r.latest("fx").is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_step_carries_the_latency_percentiles_of_its_own_calls() {
+        use crate::metrics::{Call, CallMetrics};
+        let (r, m, t0) = (Resources::default(), CallMetrics::default(), Instant::now());
+        let call = |us: u64| Call {
+            total: Duration::from_micros(us),
+            waiting: Duration::ZERO,
+            name: "",
+            error: None,
+        };
+        let read = |i: u64| {
+            let at = t0 + Duration::from_secs(i);
+            let calls = Some(m.latency_histogram());
+            r.record("fx", reading(0, 1), calls, at, 1_000 * i as i64, 10_000, 10);
+        };
+        read(0);
+        (0..10).for_each(|_| m.record_call(call(5_000_000)));
+        read(5);
+        // The next step: fast calls only, some of them before its first reading.
+        (0..50).for_each(|_| m.record_call(call(80)));
+        read(10);
+        (0..50).for_each(|_| m.record_call(call(80)));
+        read(15);
+        let h = r.history(0)["fx"].clone();
+        assert_eq!(h.len(), 2);
+        assert_eq!(
+            h[0].p50_ms,
+            Some(6250.0),
+            "slow step: 5 s calls, halfway up 2.5–10 s"
+        );
+        assert!(h[1].p99_ms.unwrap() <= 0.1, "fast step: {:?}", h[1]);
+        read(25);
+        assert_eq!(
+            r.history(0)["fx"][2].p50_ms,
+            None,
+            "no calls, no percentiles"
+        );
     }
 }

@@ -18,15 +18,17 @@ use rmcp::{
     service::TxJsonRpcMessage,
     transport::Transport,
 };
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 
 use crate::{
     error::RouteError,
     hub::Hub,
+    supervisor::lane::Lane,
     wire::{
         Writer, answered_id, frame,
         lines::{LineReader, Read},
-        send_line, shape,
+        scan, send_line, shape,
+        sink::Coalescing,
     },
 };
 
@@ -46,6 +48,8 @@ pub struct ChildTransport<R, W> {
     calls: HashSet<RequestId>,
     /// Told of each progress notification as it is read, in order with the answers after it.
     hub: Arc<Hub>,
+    /// The fast path's requests on this connection; their answers never reach rmcp.
+    lane: Arc<Lane>,
 }
 
 impl<R, W> ChildTransport<R, W>
@@ -55,15 +59,22 @@ where
 {
     /// Reads the child's stdout and writes its stdin, refusing messages over `max` bytes.
     pub fn new(server: Arc<str>, stdout: R, stdin: W, max: usize, hub: Arc<Hub>) -> Self {
+        let out = Arc::new(Coalescing::new(stdin));
         Self {
             hub,
+            lane: Lane::new(server.clone(), out.clone()),
             server,
             lines: LineReader::new(BufReader::with_capacity(64 * 1024, stdout), max),
-            out: Arc::new(tokio::sync::Mutex::new(stdin)),
+            out,
             max,
             skipped: 0,
             calls: HashSet::new(),
         }
+    }
+
+    /// The connection's fast path.
+    pub fn lane(&self) -> &Arc<Lane> {
+        &self.lane
     }
 }
 
@@ -105,6 +116,16 @@ where
                     if line.is_empty() {
                         continue;
                     }
+                    if self.lane.is_waiting() {
+                        if let Some((n, answer)) = scan::child_answer(line) {
+                            self.lane.answer(n, answer).await;
+                            continue;
+                        }
+                        if let Some((n, params)) = scan::child_progress(line) {
+                            self.lane.progress(n, params).await;
+                            continue;
+                        }
+                    }
                     let calls = &self.calls;
                     let read = shape::server_response(line, |id| calls.contains(id))
                         .map_or_else(|| serde_json::from_slice::<ServerJsonRpcMessage>(line), Ok);
@@ -141,12 +162,25 @@ where
                     };
                     tracing::warn!(server = %self.server, error = %error, "oversized message from a child dropped");
                     if let Some(id) = oversized_id(head, tail) {
-                        return Some(ServerJsonRpcMessage::error(error.to_error_data(), Some(id)));
+                        match scan::lane_number(&id) {
+                            // One of the fast path's: its call fails now, as rmcp's would.
+                            Some(n) => self.lane.fail(n, error).await,
+                            None => {
+                                return Some(ServerJsonRpcMessage::error(
+                                    error.to_error_data(),
+                                    Some(id),
+                                ));
+                            }
+                        }
                     }
                 }
-                Ok(Read::Eof) => return None,
+                Ok(Read::Eof) => {
+                    self.lane.close().await;
+                    return None;
+                }
                 Err(e) => {
                     tracing::debug!(server = %self.server, error = %e, "child stdout closed");
+                    self.lane.close().await;
                     return None;
                 }
             }
@@ -154,7 +188,7 @@ where
     }
 
     async fn close(&mut self) -> Result<(), Self::Error> {
-        self.out.lock().await.shutdown().await
+        self.out.shutdown().await
     }
 }
 

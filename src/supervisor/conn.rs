@@ -1,7 +1,7 @@
 //! Living with a connection: watch the process, the health pings and the child's list changes
 //! until something ends it, then close it and stop the process group.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use tokio::{process::Child, sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
@@ -10,6 +10,7 @@ use super::{
     Running,
     child_client::ChildEvent,
     failure::Failure,
+    lane::Lane,
     lists::list_everything,
     process,
     run::{Ended, Interrupt, Supervisor},
@@ -20,6 +21,8 @@ use crate::reaper;
 /// One live child: connection, process (none for a remote server), and the tasks attached.
 pub(super) struct Conn {
     pub(super) running: Running,
+    /// The fast path of a stdio child's connection.
+    pub(super) lane: Option<Arc<Lane>>,
     pub(super) process: Option<Spawned>,
     pub(super) events: mpsc::UnboundedReceiver<ChildEvent>,
     pub(super) health: mpsc::Receiver<bool>,
@@ -86,6 +89,7 @@ impl Supervisor {
         // new process instead of seeing a running server with no connection.
         self.publish(|s| {
             s.peer = None;
+            s.lane = None;
             s.state = match ended {
                 Ended::Crashed(_) | Ended::Interrupted(Interrupt::Restart(_)) => {
                     ServerState::Restarting
@@ -101,11 +105,16 @@ impl Supervisor {
     async fn close(&self, conn: Conn) {
         let Conn {
             mut running,
+            lane,
             process,
             health_stop,
             ..
         } = conn;
         health_stop.cancel();
+        // Fast-path calls fail at once, as the typed path's do when the connection closes.
+        if let Some(lane) = lane {
+            lane.close().await;
+        }
         // Closing drops the transport, closing the child's stdin: the polite way to stop it.
         // In-flight requests fail with "transport closed" at this point, never hang.
         let _ = running

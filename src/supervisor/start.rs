@@ -1,7 +1,7 @@
 //! Starting a connection: spawn the child (or reach the remote server), `initialize`, list
 //! everything, and publish `running`, all within `startup_timeout`.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use rmcp::{RoleClient, ServiceExt, transport::IntoTransport};
 use tokio::{sync::mpsc, time::Instant};
@@ -13,6 +13,7 @@ use super::{
     conn::{Conn, Spawned},
     failure::Failure,
     health,
+    lane::Lane,
     lists::{Lists, list_everything},
     process,
     run::{Ended, Interrupt, Supervisor},
@@ -33,14 +34,14 @@ impl Supervisor {
         let (events_tx, events) = mpsc::unbounded_channel();
         let handler = ChildClient::new(self.id.clone(), self.hub.clone(), events_tx);
         let spec = self.spec.clone();
-        let (running, lists, process) = match &spec.transport {
+        let (running, lists, process, lane) = match &spec.transport {
             Transport::Http(remote) => {
                 let (running, lists) = self.connect_remote(handler, remote).await?;
-                (running, lists, None)
+                (running, lists, None, None)
             }
             Transport::Stdio(launch) => {
-                let (running, lists, spawned) = self.launch(handler, launch).await?;
-                (running, lists, Some(spawned))
+                let (running, lists, spawned, lane) = self.launch(handler, launch).await?;
+                (running, lists, Some(spawned), Some(lane))
             }
         };
 
@@ -55,6 +56,9 @@ impl Supervisor {
             health_tx,
             health_stop.clone(),
         ));
+        if let Some(lane) = &lane {
+            self.tracker.spawn(lane.clone().sweep(health_stop.clone()));
+        }
         tracing::info!(
             server = %self.id,
             tools = lists.tools.len(),
@@ -73,9 +77,11 @@ impl Supervisor {
             s.capabilities = info.as_ref().map(|i| i.capabilities.clone());
             lists.apply(s);
             s.peer = Some(peer);
+            s.lane = lane.clone();
         });
         Ok(Conn {
             running,
+            lane,
             process,
             events,
             health,
@@ -88,7 +94,7 @@ impl Supervisor {
         &mut self,
         handler: ChildClient,
         launch: &Launch,
-    ) -> Result<(Running, Lists, Spawned), Ended> {
+    ) -> Result<(Running, Lists, Spawned, Arc<Lane>), Ended> {
         let launched = process::spawn(&self.spec, launch).map_err(|source| {
             Ended::Crashed(Failure::Launch {
                 command: launch.command.clone(),
@@ -129,6 +135,7 @@ impl Supervisor {
             self.settings.max_message_bytes,
             self.hub.clone(),
         );
+        let lane = transport.lane().clone();
         let limit = self.settings.startup_timeout;
         let outcome = tokio::select! {
             r = tokio::time::timeout(limit, handshake(handler, transport, limit)) => match r {
@@ -143,7 +150,7 @@ impl Supervisor {
             }
         };
         match outcome {
-            Ok((running, lists)) => Ok((running, lists, spawned)),
+            Ok((running, lists)) => Ok((running, lists, spawned, lane)),
             Err(why) => {
                 // A child that died makes the handshake fail first; its exit code says more.
                 let exited = tokio::time::timeout(Duration::from_millis(200), spawned.child.wait())

@@ -41,6 +41,8 @@ pub struct ChildStatus {
     pub resource_templates: Arc<Vec<ResourceTemplate>>,
     /// The connection, while calls may be routed to it.
     pub peer: Option<Peer<RoleClient>>,
+    /// The connection's fast path, with `peer` (none for a remote server).
+    pub lane: Option<Arc<super::lane::Lane>>,
 }
 
 impl ChildStatus {
@@ -62,6 +64,7 @@ impl ChildStatus {
             resources: Arc::default(),
             resource_templates: Arc::default(),
             peer: None,
+            lane: None,
         }
     }
 
@@ -71,6 +74,7 @@ impl ChildStatus {
         self.pid = None;
         self.running_since = None;
         self.peer = None;
+        self.lane = None;
         self.tools = Arc::default();
         self.prompts = Arc::default();
         self.resources = Arc::default();

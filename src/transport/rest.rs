@@ -4,6 +4,7 @@
 //! Errors are `{"error": {"code", "message"}}` with the status that fits: 400 for bad input,
 //! 404 for an unknown id, 409 for a job that has ended, 503 for a store that does not answer.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::{
@@ -496,9 +497,17 @@ async fn ui_state(State(api): State<Arc<Api>>) -> Answer {
         ..crate::store::RunFilter::default()
     };
     let mut runs = Vec::new();
+    let engine = api.jobs.engine();
     for r in store.runs(&filter).await.map_err(JobError::from)? {
         if let Ok(Some(report)) = store.report(&r.id).await {
-            runs.push(report);
+            // The page draws the run's step graph: each step's `dependsOn`, from the definition
+            // the run is pinned to (a reload since may have changed the current one).
+            let graph = engine.graph(&report.workflow, &report.definition).await;
+            let mut run = serde_json::to_value(&report).unwrap_or_default();
+            let graph: Option<BTreeMap<String, Vec<String>>> =
+                graph.map(|g| g.into_iter().collect());
+            run["depends_on"] = serde_json::json!(graph);
+            runs.push(run);
         }
     }
     let jobs = api

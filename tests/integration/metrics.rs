@@ -538,10 +538,33 @@ async fn the_dashboard_shows_live_state_in_a_real_browser() {
     }
     let cfg = write_config(&json!({
         "servers": {"fx": fixture(&[])},
-        "orchestrator": {"resource_sample_interval": 0.2, "max_restarts": 5},
+        "orchestrator": {
+            "resource_sample_interval": 0.2, "resource_history_step": 1, "max_restarts": 5
+        },
         "jobs": {"types": {"echo": {"tool": "fx__echo"}}}
     }));
+    // A diamond: `fetch` first, `left` and `right` after it, `join` after both.
+    let dir = cfg.dir.path().join("workflows");
+    std::fs::create_dir(&dir).unwrap();
+    let step = |name: &str, after: &[&str]| {
+        json!({"name": name, "mcp": "fx", "action": "echo", "params": {"message": name},
+               "dependsOn": after})
+    };
+    let diamond = json!({"name": "diamond", "version": "1", "steps": [
+        step("fetch", &[]), step("left", &["fetch"]), step("right", &["fetch"]),
+        step("join", &["left", "right"]),
+    ]});
+    std::fs::write(dir.join("diamond.json"), diamond.to_string()).unwrap();
     let srv = HttpServe::start(&cfg.path, &[], &env_for(&cfg)).await;
+    let (code, _, err) = cli(&cfg.path, &["workflow", "run", "diamond"]);
+    assert_eq!(code, 0, "{err}");
+    // Calls in two history steps, so the latency sparkline has two points.
+    for _ in 0..2 {
+        for _ in 0..5 {
+            let _ = cli(&cfg.path, &["call", "fx__echo", r#"{"message": "x"}"#]);
+        }
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
     let (code, _, err) = cli(
         &cfg.path,
         &[
@@ -576,6 +599,27 @@ async fn the_dashboard_shows_live_state_in_a_real_browser() {
     );
     assert_eq!(cell(&fx, "num restarts").as_deref(), Some("0"));
     assert!(dom.contains("Orchestrator: CPU"), "{dom}");
+    // Latency: p50 and p99 per history step, two lines in the cell's sparkline.
+    let latency = &fx[fx.find(r#"class="num latency""#).unwrap()..];
+    let latency = &latency[..latency.find("</td>").unwrap()];
+    assert!(latency.contains("p50 (blue) and p99 (red)"), "{latency}");
+    assert_eq!(latency.matches("<polyline").count(), 2, "{latency}");
+    // The run's step graph: four boxes coloured by state, four dependency lines.
+    let graph = &dom[dom
+        .find(r#"<svg class="dag""#)
+        .unwrap_or_else(|| panic!("{dom}"))..];
+    let graph = &graph[..graph.find("</svg>").unwrap()];
+    for name in ["fetch", "left", "right", "join"] {
+        assert!(
+            graph.contains(&format!(r#"<g class="completed" data-step="{name}">"#)),
+            "{name}: {graph}"
+        );
+    }
+    assert_eq!(graph.matches("<line").count(), 4, "{graph}");
+    assert!(
+        graph.contains("join completed after left, right"),
+        "{graph}"
+    );
     assert!(
         dom.contains("echo") && dom.contains("completed"),
         "the job is listed: {dom}"

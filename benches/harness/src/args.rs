@@ -22,6 +22,10 @@ pub struct Args {
     /// The `fastmcp` CLI (PyPI fastmcp), measured as a peer aggregator; column skipped without it.
     #[arg(long)]
     pub fastmcp: Option<PathBuf>,
+    /// `router-bench-relay`, the bare line relay measured as the floor column (default: next to
+    /// this binary); the column is skipped when it is not found.
+    #[arg(long)]
+    pub relay: Option<PathBuf>,
     /// Calls per target and round at concurrency 1.
     #[arg(long, default_value_t = 2000)]
     pub calls: usize,
@@ -142,6 +146,11 @@ impl Args {
             if !p.exists() {
                 bail!("--{what} {}: no such file", p.display());
             }
+        }
+        if let Some(p) = &self.relay
+            && !p.exists()
+        {
+            bail!("--relay {}: no such file", p.display());
         }
         if self.workflows && self.wf_runs.contains(&0) {
             bail!("--wf-runs: every N must be at least 1");

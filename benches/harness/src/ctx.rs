@@ -54,6 +54,21 @@ impl Ctx {
             .map(|p| Spec::new(p, &["stdio"]))
     }
 
+    /// `child` behind the bare relay (the floor column), if there is a relay binary: `--relay`,
+    /// or `router-bench-relay` next to this binary.
+    pub fn relay(&self, child: &Spec) -> Option<Spec> {
+        let relay = self.args.relay.clone().or_else(|| {
+            let p = std::env::current_exe()
+                .ok()?
+                .with_file_name("router-bench-relay");
+            p.exists().then_some(p)
+        })?;
+        let mut spec = Spec::new(&relay, &[]);
+        spec.args.push(child.program.to_string_lossy().into_owned());
+        spec.args.extend(child.args.iter().cloned());
+        Some(spec)
+    }
+
     /// The five children behind the orchestrator and the peer in the load phase.
     pub fn five(&self) -> Vec<(&'static str, Spec)> {
         let mut v = vec![("fixture", self.fixture(&[]))];

@@ -1,5 +1,6 @@
 //! `router-bench`: measures `tools/call` latency and throughput direct to a child vs through
-//! `mcp-orchestrator serve` (and through a peer aggregator), the orchestrator's RSS, start-up
+//! `mcp-orchestrator serve` (and through a bare line relay, the floor, `router-bench-relay` in
+//! `relay.rs`; and through a peer aggregator), the orchestrator's RSS, start-up
 //! with five children, and unified-tool fallback; with `--workflows`, durable workflow runs
 //! instead (item 7, [`phases::workflows`]); with `--jobs`, durable jobs instead (item 8,
 //! [`phases::jobs`]). Prints Markdown tables on stdout; progress goes to

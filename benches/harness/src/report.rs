@@ -36,11 +36,14 @@ pub fn write_report(args: &Args, results: &Results) -> Result<String> {
     };
     let worst_added = r.latency()?;
     let worst_tput = r.throughput()?;
+    let floor = r.floor()?;
+    let orch_cpu = r.cpu()?;
     r.memory()?;
     let worst_startup = r.startup()?;
     r.fallback()?;
     r.overhead_metric()?;
     r.targets(worst_added, worst_tput, worst_startup)?;
+    r.floor_targets(floor, orch_cpu)?;
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&r.json)?)?;
     }
@@ -187,6 +190,170 @@ impl Report<'_> {
             writeln!(self.out)?;
         }
         Ok(worst_tput)
+    }
+
+    /// Tables 1a and 2a: the floor (a bare relay), direct and through, from the same rounds.
+    /// Returns the worst through ÷ floor throughput at the high concurrency, if measured.
+    fn floor(&mut self) -> Result<Option<f64>> {
+        let conc = self.a.concurrency;
+        let res = self.res;
+        let get = |k: Kind, c: usize, v: Via| res.load.samples.get(&(k, c, v));
+        if !res.kinds.iter().any(|&k| get(k, 1, Via::Floor).is_some()) {
+            return Ok(None);
+        }
+        writeln!(
+            self.out,
+            "\n### 1a. Floor, direct and through: latency (µs)\n\n\
+             floor = `router-bench-relay` in front of its own copy of the child: one process that \
+             copies lines host → child and child → host with the orchestrator's I/O pattern \
+             (multi-thread tokio, 64 KiB buffered reads, a flush per line) and parses nothing, \
+             measured in the same rounds as direct and through (targets alternate). added = \
+             column − direct at the same percentile. **position** = (through − floor) ÷ (direct − \
+             floor) = 1 − through added ÷ floor added: **higher is better**; 1 = as fast as direct, \
+             0 = as fast as the bare relay, below 0 = slower than the relay (−1: the relay's added \
+             cost once more on top of it); – = the floor came out no slower than direct at that \
+             percentile in this run, so there is no scale (read the added columns). The floor adds \
+             little at c=1, so the position there is noisy; `through added − floor added` is what \
+             ours costs above a bare hop.\n"
+        )?;
+        writeln!(
+            self.out,
+            "| child | c | floor p50 | floor p99 | direct p50 | direct p99 | through p50 | through p99 | floor added p50 | floor added p99 | through added p50 | through added p99 | position p50 | position p99 |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        )?;
+        for &k in &res.kinds {
+            for c in [1, conc] {
+                let (Some(f), Some(d), Some(o)) = (
+                    get(k, c, Via::Floor),
+                    get(k, c, Via::Direct),
+                    get(k, c, Via::Orchestrator),
+                ) else {
+                    continue;
+                };
+                let (f50, f99, d50, d99, o50, o99) =
+                    (f.p50(), f.p99(), d.p50(), d.p99(), o.p50(), o.p99());
+                let (pos50, pos99) = (position(o50, f50, d50, true), position(o99, f99, d99, true));
+                writeln!(
+                    self.out,
+                    "| {} | {c} | {f50:.0} | {f99:.0} | {d50:.0} | {d99:.0} | {o50:.0} | {o99:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} |",
+                    k.label(),
+                    f50 - d50,
+                    f99 - d99,
+                    o50 - d50,
+                    o99 - d99,
+                    fmt_position(pos50),
+                    fmt_position(pos99),
+                )?;
+                self.json["floor"]["latency"][k.id()][c.to_string()] = json!({
+                    "floor": {"p50_us": f50, "p99_us": f99, "n": f.len()},
+                    "direct": {"p50_us": d50, "p99_us": d99, "n": d.len()},
+                    "orchestrator": {"p50_us": o50, "p99_us": o99, "n": o.len()},
+                    "position": {"p50": finite(pos50), "p99": finite(pos99)},
+                });
+            }
+        }
+
+        let tput = |k: Kind, v: Via| {
+            res.load
+                .wall
+                .get(&(k, conc, v))
+                .map(|(n, w)| *n as f64 / w.as_secs_f64())
+        };
+        writeln!(
+            self.out,
+            "\n### 2a. Floor, direct and through: throughput at c={conc} (calls/s)\n\n\
+             Same rounds as table 2. **position** = (through − floor) ÷ (direct − floor): **higher \
+             is better**; 1 = direct's throughput, 0 = the bare relay's, below 0 = below the \
+             relay's; – = the floor was not slower than direct in this run (no scale). through ÷ \
+             floor: 100 % = as fast as the bare relay.\n"
+        )?;
+        writeln!(
+            self.out,
+            "| child | floor | direct | through | floor ÷ direct | through ÷ direct | through ÷ floor | position |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|"
+        )?;
+        let mut worst = f64::INFINITY;
+        for &k in &res.kinds {
+            let (Some(f), Some(d), Some(o)) = (
+                tput(k, Via::Floor),
+                tput(k, Via::Direct),
+                tput(k, Via::Orchestrator),
+            ) else {
+                continue;
+            };
+            worst = worst.min(o / f);
+            let pos = position(o, f, d, false);
+            writeln!(
+                self.out,
+                "| {} | {f:.0} | {d:.0} | {o:.0} | {:.0} % | {:.0} % | {:.0} % | {} |",
+                k.label(),
+                100.0 * f / d,
+                100.0 * o / d,
+                100.0 * o / f,
+                fmt_position(pos),
+            )?;
+            self.json["floor"]["throughput"][k.id()] =
+                json!({"floor": f, "direct": d, "orchestrator": o, "position": finite(pos)});
+        }
+        Ok(worst.is_finite().then_some(worst))
+    }
+
+    /// Table 2b: CPU time and context switches per call of the process in the middle; returns
+    /// the orchestrator's CPU per call (µs) at the high concurrency on the Rust fixture.
+    fn cpu(&mut self) -> Result<Option<f64>> {
+        let conc = self.a.concurrency;
+        let res = self.res;
+        if res.load.cpu.is_empty() {
+            return Ok(None);
+        }
+        writeln!(
+            self.out,
+            "\n### 2b. CPU and context switches per call (the measured calls of tables 1–2, warm-up excluded)\n\n\
+             Per call of the process in the middle, summed over its threads and the measured \
+             batches, ÷ calls: CPU = `se.sum_exec_runtime` of `/proc/PID/task/TID/sched` (ns); \
+             utime + stime = `/proc/PID/stat` (10 ms ticks, so coarse on short batches: a cross-check); \
+             context switches = `voluntary_ctxt_switches` / `nonvoluntary_ctxt_switches` of \
+             `/proc/PID/task/TID/status`. Lower is better. The orchestrator's figures include what it does for the \
+             host beyond relaying (its other four children idle); the child row is the child \
+             itself when called directly, for scale.\n"
+        )?;
+        writeln!(
+            self.out,
+            "| process | child | c | calls | CPU µs/call | utime+stime µs/call | voluntary cs/call | involuntary cs/call |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|"
+        )?;
+        let mut orch = None;
+        for via in [Via::Floor, Via::Orchestrator, Via::Direct] {
+            for &k in &res.kinds {
+                for c in [1, conc] {
+                    let Some((calls, u)) = res.load.cpu.get(&(k, c, via)) else {
+                        continue;
+                    };
+                    let n = (*calls).max(1) as f64;
+                    let cpu_us = u.cpu.as_secs_f64() * 1e6 / n;
+                    let ticks_us = u.cpu_ticks.as_secs_f64() * 1e6 / n;
+                    let (v, nv) = (u.voluntary as f64 / n, u.involuntary as f64 / n);
+                    let label = match via {
+                        Via::Floor => "bare relay (floor)",
+                        Via::Orchestrator => "mcp-orchestrator",
+                        _ => "the child (direct)",
+                    };
+                    writeln!(
+                        self.out,
+                        "| {label} | {} | {c} | {calls} | {cpu_us:.1} | {ticks_us:.1} | {v:.2} | {nv:.2} |",
+                        k.label()
+                    )?;
+                    if via == Via::Orchestrator && k == Kind::Fixture && c == conc {
+                        orch = Some(cpu_us);
+                    }
+                    self.json["cpu_per_call"][via.label()][k.id()][c.to_string()] = json!({
+                        "calls": calls, "cpu_us": cpu_us, "utime_stime_us": ticks_us,
+                        "voluntary_cs": v, "involuntary_cs": nv,
+                    });
+                }
+            }
+        }
+        Ok(orch)
     }
 
     /// Table 3.
@@ -381,6 +548,54 @@ impl Report<'_> {
         )?;
         Ok(())
     }
+
+    /// The floor targets after the others (issue #19): through within 10 % of the bare relay's
+    /// throughput, and the orchestrator's CPU per call.
+    fn floor_targets(&mut self, through_floor: Option<f64>, orch_cpu: Option<f64>) -> Result<()> {
+        let conc = self.a.concurrency;
+        if let Some(r) = through_floor {
+            writeln!(
+                self.out,
+                "| throughput through ≥ 90 % of the bare relay's (floor) at c={conc} | {:.0} % (worst child) | {} |",
+                100.0 * r,
+                verdict(r >= 0.9)
+            )?;
+        }
+        if let Some(us) = orch_cpu {
+            writeln!(
+                self.out,
+                "| orchestrator CPU per forwarded call ≤ 15 µs at c={conc} (Rust fixture) | {us:.1} µs | {} |",
+                verdict(us <= 15.0)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Where `through` sits from `floor` (0) to `direct` (1), for latencies (`lower_better`) or
+/// throughputs. NaN when the floor did not come out worse than direct: then there is no scale to
+/// place ours on (a negative span would turn the sign of the verdict round).
+fn position(through: f64, floor: f64, direct: f64, lower_better: bool) -> f64 {
+    let span = direct - floor;
+    let floor_worse = if lower_better { span < 0.0 } else { span > 0.0 };
+    if floor_worse {
+        (through - floor) / span
+    } else {
+        f64::NAN
+    }
+}
+
+fn fmt_position(p: f64) -> String {
+    if p.is_finite() {
+        format!("{p:+.2}")
+    } else {
+        "–".to_owned()
+    }
+}
+
+/// `null` in the JSON for NaN.
+fn finite(x: f64) -> Value {
+    if x.is_finite() { json!(x) } else { Value::Null }
 }
 
 fn mib(kib: u64) -> String {
@@ -405,4 +620,22 @@ fn range_ms(v: &[Duration]) -> String {
 
 fn verdict(ok: bool) -> &'static str {
     if ok { "**holds**" } else { "**missed**" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::position;
+
+    #[test]
+    fn position_runs_from_floor_to_direct_and_refuses_an_inverted_scale() {
+        // Throughput: floor 8 000, direct 10 000.
+        assert_eq!(position(9_000.0, 8_000.0, 10_000.0, false), 0.5);
+        assert_eq!(position(6_000.0, 8_000.0, 10_000.0, false), -1.0);
+        // Latency: direct 100 µs, floor 125 µs (+25), ours 175 µs (+75).
+        assert_eq!(position(175.0, 125.0, 100.0, true), -2.0);
+        assert_eq!(position(100.0, 125.0, 100.0, true), 1.0);
+        // The floor no worse than direct: no scale.
+        assert!(position(5_000.0, 11_000.0, 10_000.0, false).is_nan());
+        assert!(position(175.0, 95.0, 100.0, true).is_nan());
+    }
 }

@@ -3,6 +3,7 @@
 //! same code, so the only difference between "direct" and "through" is the extra hop.
 
 use std::{
+    collections::HashMap,
     path::{Path, PathBuf},
     process::Stdio,
     sync::Arc,
@@ -224,4 +225,108 @@ pub fn descendants_rss_kib(pid: u32) -> u64 {
         }
     }
     total
+}
+
+/// Linux's `USER_HZ`, the unit of `/proc/PID/stat`'s times (fixed at 100 by the kernel ABI).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// A process's CPU time and its threads' context switches at one moment.
+pub struct ProcCounters {
+    /// `utime + stime` in ticks: every thread's, exited ones included, but only to 10 ms.
+    ticks: u64,
+    /// Per live thread: (CPU ns, voluntary, involuntary context switches). `/proc/PID/status`
+    /// and `/proc/PID/sched` count only the main thread, so each `/proc/PID/task/TID/…` is read;
+    /// `se.sum_exec_runtime` is to the ns, which a batch of a few thousand calls needs.
+    threads: HashMap<u32, (u64, u64, u64)>,
+}
+
+/// What a process spent between two [`ProcCounters`].
+#[derive(Default, Clone, Copy, Debug)]
+pub struct ProcUsage {
+    /// CPU time of its threads (`se.sum_exec_runtime`).
+    pub cpu: Duration,
+    /// `utime + stime` (10 ms resolution; a cross-check that also counts exited threads).
+    pub cpu_ticks: Duration,
+    pub voluntary: u64,
+    pub involuntary: u64,
+}
+
+impl ProcUsage {
+    pub fn add(&mut self, other: ProcUsage) {
+        self.cpu += other.cpu;
+        self.cpu_ticks += other.cpu_ticks;
+        self.voluntary += other.voluntary;
+        self.involuntary += other.involuntary;
+    }
+}
+
+impl ProcCounters {
+    /// `pid`'s counters now; `None` if it has gone.
+    pub fn read(pid: u32) -> Option<Self> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name (which may hold spaces): state is field 3, utime 14,
+        // stime 15.
+        let rest: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
+        let field = |n: usize| rest.get(n - 3)?.parse::<u64>().ok();
+        let ticks = field(14)? + field(15)?;
+        let mut threads = HashMap::new();
+        for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+            let Some(tid) = entry
+                .ok()
+                .and_then(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let read =
+                |file: &str| std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/{file}"));
+            // Either may fail if the thread exited meanwhile.
+            let (Ok(status), Ok(sched)) = (read("status"), read("sched")) else {
+                continue;
+            };
+            let value = |text: &str, name: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).trim())
+                    .map(str::to_owned)
+            };
+            let count = |name: &str| {
+                value(&status, name)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            // In ms with six decimals.
+            let cpu_ns = value(&sched, "se.sum_exec_runtime")
+                .and_then(|v| v.parse::<f64>().ok())
+                .map_or(0, |ms| (ms * 1e6) as u64);
+            threads.insert(
+                tid,
+                (
+                    cpu_ns,
+                    count("voluntary_ctxt_switches:"),
+                    count("nonvoluntary_ctxt_switches:"),
+                ),
+            );
+        }
+        Some(Self { ticks, threads })
+    }
+
+    /// What was spent since `before` (threads that exited in between are missing from all but
+    /// `cpu_ticks`).
+    pub fn since(&self, before: &ProcCounters) -> ProcUsage {
+        let (mut cpu_ns, mut voluntary, mut involuntary) = (0, 0, 0);
+        for (tid, (c, v, n)) in &self.threads {
+            let (c0, v0, n0) = before.threads.get(tid).copied().unwrap_or_default();
+            cpu_ns += c.saturating_sub(c0);
+            voluntary += v.saturating_sub(v0);
+            involuntary += n.saturating_sub(n0);
+        }
+        ProcUsage {
+            cpu: Duration::from_nanos(cpu_ns),
+            cpu_ticks: Duration::from_secs_f64(
+                self.ticks.saturating_sub(before.ticks) as f64 / TICKS_PER_SECOND,
+            ),
+            voluntary,
+            involuntary,
+        }
+    }
 }

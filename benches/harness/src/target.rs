@@ -7,6 +7,8 @@ use anyhow::{Result, bail};
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Via {
     Direct,
+    /// `router-bench-relay` in front of its own child: the floor any aggregator hop costs.
+    Floor,
     Orchestrator,
     Peer,
 }
@@ -15,6 +17,7 @@ impl Via {
     pub fn label(self) -> &'static str {
         match self {
             Via::Direct => "direct",
+            Via::Floor => "floor",
             Via::Orchestrator => "orchestrator",
             Via::Peer => "fastmcp",
         }
@@ -60,7 +63,7 @@ pub fn all_children_listed(ids: &[&str]) -> impl Fn(&[String]) -> bool {
 /// The host-visible name of child `id`'s tool `tool` on a target.
 pub fn tool_name(names: &[String], via: Via, id: &str, tool: &str) -> Result<String> {
     let want = match via {
-        Via::Direct => tool.to_owned(),
+        Via::Direct | Via::Floor => tool.to_owned(),
         Via::Orchestrator => format!("{id}__{tool}"),
         Via::Peer => format!("{id}_{tool}"),
     };

@@ -63,6 +63,11 @@ impl Run<'_> {
         if let Some(m) = self.unified.metrics_of(self.tool) {
             m.record(total, self.outside, error);
         }
+        crate::otel::set_routing(
+            &tracing::Span::current(),
+            self.routing.vendor.as_deref(),
+            self.routing.attempts.len(),
+        );
         tracing::info!(
             target: "mcp_orchestrator::audit",
             tool = self.tool.name(),

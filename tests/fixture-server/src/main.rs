@@ -51,6 +51,7 @@ struct Opts {
     dims: usize,
     crash_after: Option<u32>,
     garbage: bool,
+    echo_meta: bool,
     long_names: bool,
     rug_pulled: bool,
     poisoned: bool,
@@ -415,7 +416,13 @@ impl ServerHandler for Fixture {
             return r.map(Into::into);
         }
         let result = match req.name.as_ref() {
-            "echo" => text(format!("echo: {}", s("message"))),
+            "echo" => {
+                let mut r = text(format!("echo: {}", s("message")));
+                if self.opts.echo_meta {
+                    r.structured_content = Some(json!({"meta": cx.meta.0.0.clone()}));
+                }
+                r
+            }
             "add" => {
                 let f = |k: &str| arg(&req, k).and_then(Value::as_f64).unwrap_or(0.0);
                 let sum = f("a") + f("b");
@@ -618,6 +625,8 @@ fn main() {
             "--exit-at-start" => exit_at_start = args.next().and_then(|v| v.parse::<i32>().ok()),
             "--crash-after" => opts.crash_after = args.next().and_then(|v| v.parse().ok()),
             "--garbage" => opts.garbage = true,
+            // `echo` answers with the request's `_meta` as structured content (trace context).
+            "--echo-meta" => opts.echo_meta = true,
             "--grandchild" => grandchild = true,
             "--slow-start" => slow_start = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             "--long-names" => opts.long_names = true,

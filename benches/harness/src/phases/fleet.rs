@@ -23,6 +23,8 @@ pub struct Fleet {
     pub peer: Option<(Server, Vec<String>)>,
     /// One direct server per measured kind, with its tool names.
     pub direct: Vec<(Kind, Server, Vec<String>)>,
+    /// The same child behind the bare relay, per measured kind (empty without a relay binary).
+    pub floor: Vec<(Kind, Server, Vec<String>)>,
     pub vendor_b: Server,
 }
 
@@ -62,6 +64,18 @@ impl Fleet {
                 .await?;
             direct.push((*kind, s, names));
         }
+        let mut floor = Vec::new();
+        for (kind, spec) in &kinds {
+            let Some(spec) = ctx.relay(spec) else {
+                eprintln!("router-bench: no router-bench-relay (--relay): no floor column");
+                break;
+            };
+            let s = Server::start(&spec, &ctx.log(&format!("floor-{}", kind.id()))).await?;
+            let (_, names) = s
+                .wait_tools(|n| !n.is_empty(), Duration::from_secs(30))
+                .await?;
+            floor.push((*kind, s, names));
+        }
         let vendor_b = Server::start(
             &ctx.fixture(&["--vendor", "b"]),
             &ctx.log("direct-vendor_b"),
@@ -72,6 +86,7 @@ impl Fleet {
             orch_names,
             peer,
             direct,
+            floor,
             vendor_b,
         })
     }
@@ -87,9 +102,9 @@ impl Fleet {
         status(&self.orch.peer()).await.unwrap_or(Value::Null)
     }
 
-    /// Stops the direct servers, vendor_b, the orchestrator, then the peer.
+    /// Stops the direct servers, the relays, vendor_b, the orchestrator, then the peer.
     pub async fn stop(self) {
-        for (_, s, _) in self.direct {
+        for (_, s, _) in self.direct.into_iter().chain(self.floor) {
             s.stop(STOP_GRACE).await;
         }
         self.vendor_b.stop(STOP_GRACE).await;

@@ -1,6 +1,7 @@
 //! Items 1–3, the load phase: `echo` latency at c=1 and c=N and throughput at c=N, direct vs
-//! through the orchestrator vs through the peer, in alternating rounds; and the aggregators'
-//! RSS when idle, under load and at peak.
+//! through the bare relay (the floor, issue #19) vs through the orchestrator vs through the peer,
+//! in alternating rounds; the CPU and context switches per call of the relay, the orchestrator
+//! and the direct child; and the aggregators' RSS when idle, under load and at peak.
 
 use std::{
     collections::BTreeMap,
@@ -15,7 +16,7 @@ use serde_json::json;
 use super::{concurrent, fleet::Fleet, sequential};
 use crate::{
     ctx::Ctx,
-    server::{descendants_rss_kib, rss_kib, rss_sampler},
+    server::{ProcCounters, ProcUsage, descendants_rss_kib, rss_kib, rss_sampler},
     stats::Samples,
     target::{Kind, Via, tool_name},
 };
@@ -30,6 +31,10 @@ pub struct Load {
     pub wall: BTreeMap<(Kind, usize, Via), (usize, Duration)>,
     /// The orchestrator's and the peer's memory.
     pub rss: BTreeMap<Via, Rss>,
+    /// Per (kind, concurrency, via): the calls measured and what the process in the middle
+    /// spent on them (the relay, the orchestrator; for direct, the child itself), summed over
+    /// the rounds. Only the measured calls, not the warm-up.
+    pub cpu: BTreeMap<(Kind, usize, Via), (usize, ProcUsage)>,
 }
 
 /// RSS observations of one process.
@@ -64,20 +69,32 @@ pub async fn run(ctx: &Ctx, fleet: &Fleet) -> Result<Load> {
         );
     }
 
-    // Targets per kind: (via, peer, tool name).
-    let mut targets: Vec<(Kind, Via, Peer<RoleClient>, String)> = Vec::new();
+    // Targets per kind: (via, peer, tool name, the process whose CPU is counted). In round
+    // order: direct, floor, orchestrator, peer (reversed every other round).
+    let mut targets: Vec<Target> = Vec::new();
     for (kind, s, names) in &fleet.direct {
         targets.push((
             *kind,
             Via::Direct,
             s.peer(),
             tool_name(names, Via::Direct, kind.id(), "echo")?,
+            Some(s.pid),
         ));
+        if let Some((_, f, names)) = fleet.floor.iter().find(|(k, _, _)| k == kind) {
+            targets.push((
+                *kind,
+                Via::Floor,
+                f.peer(),
+                tool_name(names, Via::Floor, kind.id(), "echo")?,
+                Some(f.pid),
+            ));
+        }
         targets.push((
             *kind,
             Via::Orchestrator,
             fleet.orch.peer(),
             tool_name(&fleet.orch_names, Via::Orchestrator, kind.id(), "echo")?,
+            Some(fleet.orch.pid),
         ));
         if let Some((p, names)) = &fleet.peer {
             targets.push((
@@ -85,6 +102,7 @@ pub async fn run(ctx: &Ctx, fleet: &Fleet) -> Result<Load> {
                 Via::Peer,
                 p.peer(),
                 tool_name(names, Via::Peer, kind.id(), "echo")?,
+                None,
             ));
         }
     }
@@ -101,7 +119,8 @@ pub async fn run(ctx: &Ctx, fleet: &Fleet) -> Result<Load> {
             if round % 2 == 1 {
                 these.reverse();
             }
-            for (k, via, p, tool) in these {
+            for (k, via, p, tool, cpu_pid) in these {
+                let counters = || cpu_pid.and_then(ProcCounters::read);
                 let (n, per_task) = if *via == Via::Peer {
                     (
                         a.calls.min(a.peer_calls),
@@ -117,8 +136,10 @@ pub async fn run(ctx: &Ctx, fleet: &Fleet) -> Result<Load> {
                     round + 1
                 );
                 sequential(p, tool, &args, a.warmup.min(n / 4).max(1)).await?;
+                let before = counters();
                 let t = Instant::now();
                 let s = sequential(p, tool, &args, n).await?;
+                count_cpu(&mut load, (*k, 1, *via), s.len(), before, counters());
                 eprintln!(
                     "router-bench:   {:.1} s, p50 {:.0} µs, p99 {:.0} µs",
                     t.elapsed().as_secs_f64(),
@@ -140,7 +161,9 @@ pub async fn run(ctx: &Ctx, fleet: &Fleet) -> Result<Load> {
                     .iter()
                     .find(|(v, _)| v == via)
                     .map(|(_, pid)| rss_sampler(*pid, stop.clone()));
+                let before = counters();
                 let (s, wall) = concurrent(p, tool, &args, conc, per_task).await?;
+                count_cpu(&mut load, (*k, conc, *via), s.len(), before, counters());
                 stop.notify_one();
                 if let Some(h) = sampler {
                     let max = h.await?;
@@ -168,6 +191,24 @@ pub async fn run(ctx: &Ctx, fleet: &Fleet) -> Result<Load> {
         }
     }
     Ok(load)
+}
+
+/// A measured target: (child kind, path, client, tool name, the pid whose CPU is counted).
+type Target = (Kind, Via, Peer<RoleClient>, String, Option<u32>);
+
+/// Adds one batch's calls and CPU to `load.cpu`.
+fn count_cpu(
+    load: &mut Load,
+    key: (Kind, usize, Via),
+    calls: usize,
+    before: Option<ProcCounters>,
+    after: Option<ProcCounters>,
+) {
+    if let (Some(before), Some(after)) = (before, after) {
+        let e = load.cpu.entry(key).or_default();
+        e.0 += calls;
+        e.1.add(after.since(&before));
+    }
 }
 
 fn echo_args() -> JsonObject {
