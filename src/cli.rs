@@ -51,7 +51,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // `serve` logs from a background thread: its per-call audit line stays off the call path.
+    // `serve` buffers its log lines: its per-call audit line never waits on a write to stderr.
     let _log_writer = crate::telemetry::init(
         cli.log_format,
         cli.command.default_log_level(),

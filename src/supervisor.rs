@@ -180,15 +180,7 @@ impl ChildHandle {
     /// routed now, `Some(Err(limit))` if `max_in_flight` calls are already running.
     pub fn begin_call(&self) -> Option<Result<(Peer<RoleClient>, CallGuard), usize>> {
         let peer = self.peer()?;
-        let before = self.calls.in_flight.fetch_add(1, Ordering::AcqRel);
-        let guard = CallGuard {
-            calls: self.calls.clone(),
-        };
-        // Over the limit: the guard's drop gives the slot back.
-        if self.calls.limit > 0 && before >= self.calls.limit {
-            return Some(Err(self.calls.limit));
-        }
-        Some(Ok((peer, guard)))
+        Some(self.take_slot().map(|guard| (peer, guard)))
     }
 
     /// The connection's fast path, while it has one.
@@ -197,31 +189,23 @@ impl ChildHandle {
     }
 
     /// Like [`Self::begin_call`], for the forwarding fast path: the connection's lane. `None`
-    /// also when the connection has no lane (a remote server) or the handle is being retired.
+    /// also when the connection has no lane (a remote server).
     pub fn begin_fast_call(&self) -> Option<Result<(Arc<lane::Lane>, CallGuard), usize>> {
-        if self.is_draining() {
-            return None;
-        }
-        let lane = {
-            let s = self.status.borrow();
-            if !s.state.serves_calls() || s.peer.is_none() {
-                return None;
-            }
-            s.lane.clone()?
-        };
-        // The stream ended but the supervisor has not yet seen the process go: the typed path
-        // waits for the restart.
-        if lane.is_closed() {
-            return None;
-        }
+        self.peer()?;
+        let lane = self.lane()?;
+        Some(self.take_slot().map(|guard| (lane, guard)))
+    }
+
+    /// One slot under `max_in_flight`; over the limit, the guard's drop gives it back.
+    fn take_slot(&self) -> Result<CallGuard, usize> {
         let before = self.calls.in_flight.fetch_add(1, Ordering::AcqRel);
         let guard = CallGuard {
             calls: self.calls.clone(),
         };
         if self.calls.limit > 0 && before >= self.calls.limit {
-            return Some(Err(self.calls.limit));
+            return Err(self.calls.limit);
         }
-        Some(Ok((lane, guard)))
+        Ok(guard)
     }
 
     /// Whether the handle is being retired (reload): new calls wait for its successor.

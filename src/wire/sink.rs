@@ -18,7 +18,9 @@ pub trait LineSink: Send + Sync {
 /// A writer behind a queue: see the module doc.
 pub struct Coalescing<W> {
     queue: Mutex<Vec<u8>>,
-    out: tokio::sync::Mutex<W>,
+    /// The stream, and the buffer the queue is swapped into while it is written (two buffers
+    /// trade places: no allocation per write once they have grown).
+    out: tokio::sync::Mutex<(W, Vec<u8>)>,
 }
 
 impl<W: AsyncWrite + Unpin + Send> Coalescing<W> {
@@ -26,32 +28,34 @@ impl<W: AsyncWrite + Unpin + Send> Coalescing<W> {
     pub fn new(out: W) -> Self {
         Self {
             queue: Mutex::new(Vec::new()),
-            out: tokio::sync::Mutex::new(out),
+            out: tokio::sync::Mutex::new((out, Vec::new())),
         }
     }
 
     /// Queues `line` and writes what is queued, unless a writer holding the stream takes it.
     pub async fn write_line(&self, line: &[u8]) -> io::Result<()> {
         lock(&self.queue).extend_from_slice(line);
-        let mut out = self.out.lock().await;
+        let mut guard = self.out.lock().await;
+        let (out, batch) = &mut *guard;
         // Everything queued so far, ours included unless the previous holder already wrote it
         // (it held the stream until its write was done, so ours is out).
-        let batch = std::mem::take(&mut *lock(&self.queue));
+        batch.clear();
+        std::mem::swap(&mut *lock(&self.queue), batch);
         if batch.is_empty() {
             return Ok(());
         }
-        out.write_all(&batch).await?;
+        out.write_all(batch).await?;
         out.flush().await
     }
 
     /// Flushes the stream.
     pub async fn flush(&self) -> io::Result<()> {
-        self.out.lock().await.flush().await
+        self.out.lock().await.0.flush().await
     }
 
     /// Shuts the stream down (a child's stdin: its EOF).
     pub async fn shutdown(&self) -> io::Result<()> {
-        self.out.lock().await.shutdown().await
+        self.out.lock().await.0.shutdown().await
     }
 }
 

@@ -240,6 +240,19 @@ impl Host {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// The log once `pred` holds of it, or as it is after `limit` (`serve` writes its log in
+    /// batches, at least every 100 ms).
+    pub async fn stderr_when(&self, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let log = self.stderr();
+            if pred(&log) || tokio::time::Instant::now() > deadline {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// Closes stdin (the host going away) and waits for the orchestrator to exit.
     pub async fn close(mut self) -> std::process::ExitStatus {
         let _ = self.client.close().await;

@@ -599,10 +599,22 @@ async fn the_dashboard_shows_live_state_in_a_real_browser() {
     );
     assert_eq!(cell(&fx, "num restarts").as_deref(), Some("0"));
     assert!(dom.contains("Orchestrator: CPU"), "{dom}");
-    // Latency: p50 and p99 per history step, two lines in the cell's sparkline.
-    let latency = &fx[fx.find(r#"class="num latency""#).unwrap()..];
-    let latency = &latency[..latency.find("</td>").unwrap()];
+    // Latency: p50 and p99 per history step, two lines in the cell's sparkline once two steps
+    // have had calls (the sampler's timing on a loaded machine decides when).
+    let latency_of = |fx: &str| {
+        let cell = &fx[fx.find(r#"class="num latency""#)?..];
+        Some(cell[..cell.find("</td>")?].to_owned())
+    };
+    let mut latency = latency_of(&fx).unwrap_or_default();
     assert!(latency.contains("p50 (blue) and p99 (red)"), "{latency}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while latency.matches("<polyline").count() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "{latency}");
+        let _ = cli(&cfg.path, &["call", "fx__echo", r#"{"message": "x"}"#]);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let dom = chromium(&page, 2000, None);
+        latency = row(&dom).and_then(|fx| latency_of(&fx)).unwrap_or_default();
+    }
     assert_eq!(latency.matches("<polyline").count(), 2, "{latency}");
     // The run's step graph: four boxes coloured by state, four dependency lines.
     let graph = &dom[dom

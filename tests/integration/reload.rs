@@ -377,7 +377,12 @@ async fn metrics_count_calls_and_errors_and_audit_lines_hold_no_arguments() {
         "the slow ones show at p99: {lat}"
     );
     assert!(m["overhead_us"]["p50"].as_u64().unwrap() < lat["p50"].as_u64().unwrap());
-    let log = host.stderr();
+    // `serve` writes its log in batches, at least every 100 ms.
+    let log = host
+        .stderr_when(Duration::from_secs(3), |log| {
+            log.matches("mcp_orchestrator::audit").count() >= 28
+        })
+        .await;
     assert!(
         log.matches("mcp_orchestrator::audit").count() >= 28,
         "{log}"
