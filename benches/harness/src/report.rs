@@ -150,13 +150,7 @@ impl Report<'_> {
         let conc = self.a.concurrency;
         let has_peer = self.has_peer();
         let res = self.res;
-        // Calls per second at the high concurrency.
-        let tput = |k: Kind, v: Via| {
-            res.load
-                .wall
-                .get(&(k, conc, v))
-                .map(|(n, w)| *n as f64 / w.as_secs_f64())
-        };
+        let tput = |k: Kind, v: Via| calls_per_second(res, k, conc, v);
         writeln!(
             self.out,
             "\n### 2. Throughput at c={conc} (calls/s, total calls ÷ total wall time over the rounds)\n"
@@ -253,12 +247,7 @@ impl Report<'_> {
             }
         }
 
-        let tput = |k: Kind, v: Via| {
-            res.load
-                .wall
-                .get(&(k, conc, v))
-                .map(|(n, w)| *n as f64 / w.as_secs_f64())
-        };
+        let tput = |k: Kind, v: Via| calls_per_second(res, k, conc, v);
         writeln!(
             self.out,
             "\n### 2a. Floor, direct and through: throughput at c={conc} (calls/s)\n\n\
@@ -620,6 +609,14 @@ fn range_ms(v: &[Duration]) -> String {
 
 fn verdict(ok: bool) -> &'static str {
     if ok { "**holds**" } else { "**missed**" }
+}
+
+/// Calls per second of one child and path at concurrency `conc`, over all its rounds.
+fn calls_per_second(res: &Results, k: Kind, conc: usize, v: Via) -> Option<f64> {
+    res.load
+        .wall
+        .get(&(k, conc, v))
+        .map(|(n, w)| *n as f64 / w.as_secs_f64())
 }
 
 #[cfg(test)]
