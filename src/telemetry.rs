@@ -7,7 +7,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use tracing_subscriber::{
@@ -79,7 +79,9 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// Bytes of waiting lines that are written at once, without waiting for the flush.
 pub const BUFFER_MAX: usize = 64 * 1024;
 
-/// Log lines in memory, written to stderr in batches.
+/// Log lines in memory, written to stderr in batches: a line is written at once when the last
+/// write was at least [`FLUSH_EVERY`] ago (a quiet log stays prompt), else it waits for the next
+/// batch (a busy one costs one write per interval, not one per line).
 ///
 /// Measured against tracing-appender's non-blocking writer (a channel to a writer thread woken
 /// per line), which cost the forwarding path more CPU than the write it saved (the writer
@@ -88,6 +90,7 @@ pub const BUFFER_MAX: usize = 64 * 1024;
 #[derive(Clone)]
 struct Buffered {
     lines: Arc<Mutex<Vec<u8>>>,
+    last_write: Arc<Mutex<Instant>>,
 }
 
 impl Buffered {
@@ -111,7 +114,8 @@ impl Buffered {
             stop,
             thread,
         };
-        (Self { lines }, guard)
+        let last_write = Arc::new(Mutex::new(Instant::now()));
+        (Self { lines, last_write }, guard)
     }
 }
 
@@ -126,7 +130,15 @@ impl std::io::Write for Buffered {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
         lines.extend_from_slice(bytes);
-        if lines.len() >= BUFFER_MAX {
+        let quiet = {
+            let mut last = self.last_write.lock().unwrap_or_else(|p| p.into_inner());
+            let quiet = last.elapsed() >= FLUSH_EVERY;
+            if quiet {
+                *last = Instant::now();
+            }
+            quiet
+        };
+        if quiet || lines.len() >= BUFFER_MAX {
             let batch = std::mem::take(&mut *lines);
             drop(lines);
             std::io::stderr().lock().write_all(&batch)?;
@@ -174,8 +186,10 @@ mod tests {
     #[test]
     fn lines_wait_in_memory_until_the_buffer_fills_or_the_guard_goes() {
         // No flushing thread here: what the test sees is the writer's own rule.
+        // A write "just now" (an hour ahead): the next lines are batched, whatever the clock.
         let mut w = Buffered {
             lines: Arc::default(),
+            last_write: Arc::new(Mutex::new(Instant::now() + Duration::from_secs(3600))),
         };
         let guard = LogGuard {
             lines: w.lines.clone(),

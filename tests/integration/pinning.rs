@@ -64,7 +64,12 @@ async fn s6_a_changed_tool_is_withheld_until_approved() {
         text.contains("-32013") || text.contains("withheld"),
         "{text}"
     );
-    assert!(host.stderr().contains("changed since they were pinned"));
+    let log = host
+        .stderr_when(Duration::from_secs(3), |log| {
+            log.contains("changed since they were pinned")
+        })
+        .await;
+    assert!(log.contains("changed since they were pinned"), "{log}");
 
     let before = host.settled_list_changed().await;
     let (code, out, err) = cli(&cfg.path, &["approve", "fx"]);
