@@ -139,12 +139,8 @@ where
                 if self.initialized || request.request.get_meta().protocol_version().is_some() {
                     self.started = true;
                 }
-                let mut in_flight = lock(&self.in_flight);
-                if in_flight.len() < MAX_TRACKED_IDS && !in_flight.insert(id.clone()) {
-                    return Admit::Reject(Rejection::invalid_request(
-                        Some(id.clone()),
-                        "this id belongs to a request still in progress; ids must be unique",
-                    ));
+                if let Err(rejection) = track(&self.in_flight, id) {
+                    return Admit::Reject(rejection);
                 }
             }
             JsonRpcMessage::Notification(n) => {
@@ -202,15 +198,8 @@ where
                         && let Some(call) = scan::call_head(frame::trim(self.lines.line()))
                     {
                         let id = call.id.clone();
-                        let fresh = {
-                            let mut in_flight = lock(&self.in_flight);
-                            in_flight.len() >= MAX_TRACKED_IDS || in_flight.insert(id.clone())
-                        };
-                        if !fresh {
-                            self.reject(Rejection::invalid_request(
-                                Some(id),
-                                "this id belongs to a request still in progress; ids must be unique",
-                            ));
+                        if let Err(rejection) = track(&self.in_flight, &id) {
+                            self.reject(rejection);
                             continue;
                         }
                         let reply =
@@ -289,6 +278,19 @@ async fn write_line<W: AsyncWrite + Unpin + Send>(
     line: Vec<u8>,
 ) -> std::io::Result<()> {
     out.write_line(&line).await
+}
+
+/// Notes request `id` as in flight; refuses an id that still is (past [`MAX_TRACKED_IDS`], new
+/// ids go unchecked rather than grow memory). The one rule of the typed and the fast path.
+fn track(in_flight: &Mutex<HashSet<RequestId>>, id: &RequestId) -> Result<(), Rejection> {
+    let mut in_flight = lock(in_flight);
+    if in_flight.len() < MAX_TRACKED_IDS && !in_flight.insert(id.clone()) {
+        return Err(Rejection::invalid_request(
+            Some(id.clone()),
+            "this id belongs to a request still in progress; ids must be unique",
+        ));
+    }
+    Ok(())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
