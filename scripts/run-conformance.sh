@@ -3,9 +3,10 @@
 #
 # Runs the official MCP conformance suite in server mode against the Streamable HTTP endpoint
 # URL (e.g. http://127.0.0.1:3001/mcp), with the pinned suite and Node 22 from
-# scripts/setup-conformance.sh. Runs `--suite all` (all 32 server scenarios, including the two
-# the suite calls pending) unless the extra args say otherwise; extra args go last to
-# `conformance server` (e.g. --suite active, --scenario tools-call-sampling, --verbose).
+# scripts/setup-conformance.sh, once per protocol revision in $CONFORMANCE_REQUIREMENTS
+# (default "2025-11-25 2026-07-28"): `--requirements R` runs exactly the scenarios revision R
+# requires. Extra args go last to `conformance server` (e.g. --scenario tools-call-sampling,
+# --verbose).
 # Baseline: $CONFORMANCE_EXPECTED_FAILURES (default tests/conformance/expected-failures.yml).
 #
 # Exit status: 0 when every scenario passes or fails as listed in the baseline; non-zero on a
@@ -31,9 +32,14 @@ results="${CONFORMANCE_RESULTS_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/mcp-conformance
 mkdir -p "$results"
 echo "run-conformance: results in $results" >&2
 
-exec node "$dir/node_modules/@modelcontextprotocol/conformance/dist/index.js" server \
-  --url "$url" \
-  --suite all \
-  --expected-failures "${CONFORMANCE_EXPECTED_FAILURES:-$root/tests/conformance/expected-failures.yml}" \
-  --output-dir "$results" \
-  "$@"
+status=0
+for revision in ${CONFORMANCE_REQUIREMENTS:-2025-11-25 2026-07-28}; do
+  echo "run-conformance: --requirements $revision" >&2
+  node "$dir/node_modules/@modelcontextprotocol/conformance/dist/index.js" server \
+    --url "$url" \
+    --requirements "$revision" \
+    --expected-failures "${CONFORMANCE_EXPECTED_FAILURES:-$root/tests/conformance/expected-failures.yml}" \
+    --output-dir "$results/$revision" \
+    "$@" || status=1
+done
+exit "$status"

@@ -9,7 +9,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cache="${MCP_CACHE_DIR:-$root/.cache}"
 dir="$cache/conformance"
 
-CONFORMANCE_VERSION="0.1.16"
+CONFORMANCE_VERSION="0.2.0-alpha.12"
 NODE_VERSION="22.23.3"
 
 case "$(uname -s)-$(uname -m)" in

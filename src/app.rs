@@ -12,6 +12,7 @@ use crate::{
     config::{Config, watch::ConfigWatch},
     dispatch::{Caller, ToolCaller, child::ChildDispatcher},
     engine::{Definitions, Engine, Limits, clock::SystemClock},
+    hub::Change,
     jobs::{self, Jobs},
     mcp::Services,
     registry::Registry,
@@ -110,11 +111,8 @@ impl App {
         let notifier = tracker.clone();
         jobs.artifacts().set_on_change(Arc::new(move || {
             // Hosts re-list resources: every artifact is one.
-            for host in hub.hosts() {
-                notifier.spawn(async move {
-                    let _ = host.notify_resource_list_changed().await;
-                });
-            }
+            let hub = hub.clone();
+            notifier.spawn(async move { hub.announce(Change::Resources).await });
         }));
         registry.start(sources.reserved());
         let status: crate::mcp::StatusSource = {
@@ -292,9 +290,7 @@ async fn reload_workflows(services: &Services, engine: &Engine, live: bool) {
         .ne(loaded.definitions.iter().map(|d| &d.sha256));
     engine.set_definitions(Definitions::new(loaded));
     if changed {
-        for host in services.registry.hub().hosts() {
-            let _ = host.notify_tool_list_changed().await;
-        }
+        services.registry.hub().announce(Change::Tools).await;
     }
 }
 

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 pub use types::{
     Adapter, AlertMetric, AlertRule, BreakerConfig, Config, JobTarget, JobType, JobsConfig, Launch,
-    PinPolicy, Remote, ResourceLimits, ServerSpec, Settings, Transport, UnifiedTool,
+    PinPolicy, ProtocolChoice, Remote, ResourceLimits, ServerSpec, Settings, Transport,
+    UnifiedTool,
 };
 pub use validate::Lookup;
 

@@ -4,8 +4,11 @@
 //!
 //! - [`child`]: the implementation that sends calls to the supervised children (admission,
 //!   timeouts, cancellation, progress, metrics, the audit line).
+//! - [`input`]: input a child asks for mid-call, across the protocol eras.
 
 pub mod child;
+pub mod input;
+mod parked;
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
@@ -127,6 +130,10 @@ pub struct CallContext {
     pub caller: Caller,
     /// The W3C trace context the caller's request carried, passed on to children.
     pub trace: TraceContext,
+    /// The host request this call serves, if a host made it: who can answer input requests.
+    pub host: Option<input::HostCall>,
+    /// The input a host's retry of this call carries.
+    pub input: input::InputRound,
 }
 
 impl CallContext {
@@ -139,6 +146,8 @@ impl CallContext {
             started: Instant::now(),
             caller,
             trace: TraceContext::default(),
+            host: None,
+            input: input::InputRound::default(),
         }
     }
 }

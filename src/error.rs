@@ -117,6 +117,19 @@ pub enum RouteError {
     #[error("{0}")]
     InvalidParams(String),
     /// Something else went wrong talking to the child.
+    /// A child asked for input (elicitation, sampling, roots) that the host cannot give.
+    #[error(
+        "server `{server}` needs {capability} from the MCP host, but the host did not declare the `{capability}` capability; use a host that supports it, or call a tool that does not ask for input"
+    )]
+    MissingCapability {
+        server: String,
+        /// `elicitation`, `sampling` or `roots`.
+        capability: String,
+    },
+    /// A host's retry named input state the orchestrator does not hold (expired or from another
+    /// replica).
+    #[error("{0}")]
+    StaleInput(String),
     #[error("server `{server}`: {message}")]
     Transport {
         server: String,
@@ -147,6 +160,8 @@ impl RouteError {
             Self::Overloaded { .. } => "overloaded",
             Self::Child(_) => "child_error",
             Self::Transport { .. } => "transport",
+            Self::MissingCapability { .. } => "missing_capability",
+            Self::StaleInput(_) => "stale_input",
         }
     }
 
@@ -165,6 +180,8 @@ impl RouteError {
             | Self::Unavailable { .. }
             | Self::Child(_)
             | Self::Transport { .. }
+            | Self::MissingCapability { .. }
+            | Self::StaleInput(_)
             | Self::InvalidParams(_) => false,
         }
     }
@@ -193,6 +210,11 @@ impl RouteError {
     pub fn to_error_data(&self) -> ErrorData {
         let message = self.to_string();
         match self {
+            // SEP-2164: an unknown resource's error names its URI.
+            Self::Unknown {
+                kind: ItemKind::Resource,
+                name,
+            } => ErrorData::invalid_params(message, Some(json!({"uri": name}))),
             Self::Unknown { .. } | Self::MalformedParams { .. } => {
                 ErrorData::invalid_params(message, None)
             }
@@ -226,7 +248,14 @@ impl RouteError {
                 Some(json!({"server": server, "max_in_flight": limit})),
             ),
             Self::Child(e) => e.clone(),
-            Self::InvalidParams(_) => ErrorData::invalid_params(message, None),
+            Self::InvalidParams(_) | Self::StaleInput(_) => {
+                ErrorData::invalid_params(message, None)
+            }
+            Self::MissingCapability { server, capability } => ErrorData::new(
+                ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
+                message,
+                Some(json!({"server": server, "requiredCapabilities": {capability.as_str(): {}}})),
+            ),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! What the host side and the child side share: the host connection, the progress-token map, and
-//! the "surface changed" signal.
+//! What the host side and the child side share: the host connections (legacy sessions and modern
+//! `subscriptions/listen` streams), the progress-token map, and the "surface changed" signal.
 //!
 //! Children start before the host has said `initialize`, so everything aimed at the host goes
 //! through here and is dropped (with a debug log) while no host is connected.
@@ -12,9 +12,10 @@ use std::{
 
 use rmcp::{
     Peer, RoleServer,
-    model::{ProgressNotificationParam, ProgressToken},
+    model::{InputRequest, ProgressNotificationParam, ProgressToken},
+    service::{SubscriptionSendError, SubscriptionSink},
 };
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Key of a forwarded progress stream: the child and the token rmcp put on our request to it.
 type ProgressKey = (Arc<str>, ProgressToken);
@@ -56,11 +57,62 @@ impl ProgressSink {
     }
 }
 
+/// A change every host hears of: legacy sessions as a notification, modern hosts on their
+/// `subscriptions/listen` streams (each as its accepted filter allows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The tool list changed.
+    Tools,
+    /// The prompt list changed.
+    Prompts,
+    /// The resource list changed.
+    Resources,
+    /// The resource with this URI changed.
+    ResourceUpdated(String),
+}
+
+/// A handshake-era child's request for input (elicitation, sampling, roots) made during a call
+/// of a stateless host, which cannot be sent requests: the call hands it to the host as an
+/// `InputRequiredResult`, and the host's retry brings the answer.
+pub struct Ask {
+    /// What the child asked, as the host will see it.
+    pub request: InputRequest,
+    /// Where the host's answer goes (the JSON of the matching client result).
+    pub reply: oneshot::Sender<Result<serde_json::Value, String>>,
+}
+
+/// Where the asks of one server's stateless-host calls go, while exactly one such call is in
+/// flight (a stdio child's request does not say which of our requests it belongs to).
+type AskRoutes = HashMap<Arc<str>, Vec<(u64, mpsc::Sender<Ask>)>>;
+
+/// Keeps an ask route open; dropping it closes the route.
+pub struct AskRoute {
+    hub: std::sync::Weak<Hub>,
+    server: Arc<str>,
+    id: u64,
+}
+
+impl Drop for AskRoute {
+    fn drop(&mut self) {
+        if let Some(hub) = self.hub.upgrade() {
+            let mut routes = hub.asks.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(list) = routes.get_mut(&self.server) {
+                list.retain(|(id, _)| *id != self.id);
+                if list.is_empty() {
+                    routes.remove(&self.server);
+                }
+            }
+        }
+    }
+}
+
 /// Shared between the host-facing server and every child connection.
 #[derive(Default)]
 pub struct Hub {
-    /// Connected hosts: one on stdio, any number of sessions over HTTP.
+    /// Connected legacy hosts: one on stdio, any number of sessions over HTTP.
     hosts: Mutex<Vec<Peer<RoleServer>>>,
+    /// Open `subscriptions/listen` streams of modern hosts.
+    listeners: Mutex<Vec<SubscriptionSink>>,
     progress: Mutex<HashMap<ProgressKey, ProgressSink>>,
     /// Progress notifications read from a child and not yet forwarded, per token: rmcp runs
     /// each notification on a task of its own, so a child's last progress can still be queued
@@ -68,6 +120,8 @@ pub struct Hub {
     progress_queued: Mutex<HashMap<ProgressKey, usize>>,
     progress_forwarded: Notify,
     surface_dirty: Notify,
+    asks: Mutex<AskRoutes>,
+    next_ask_route: std::sync::atomic::AtomicU64,
 }
 
 impl Hub {
@@ -94,6 +148,107 @@ impl Hub {
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
         hosts.retain(|h| !h.is_transport_closed());
         hosts.clone()
+    }
+
+    /// Adds a modern host's `subscriptions/listen` stream; it is dropped once closed.
+    pub fn listen(&self, sink: SubscriptionSink) {
+        let mut listeners = self.listeners.lock().unwrap_or_else(|p| p.into_inner());
+        listeners.push(sink);
+    }
+
+    /// How many `subscriptions/listen` streams are open (for `status`).
+    pub fn listeners(&self) -> usize {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    /// Tells every host of `change`: each legacy session by notification, each listen stream if
+    /// its filter takes it.
+    pub async fn announce(&self, change: Change) {
+        for host in self.hosts() {
+            let sent = match &change {
+                Change::Tools => host.notify_tool_list_changed().await,
+                Change::Prompts => host.notify_prompt_list_changed().await,
+                Change::Resources => host.notify_resource_list_changed().await,
+                Change::ResourceUpdated(uri) => {
+                    host.notify_resource_updated(
+                        rmcp::model::ResourceUpdatedNotificationParam::new(uri.clone()),
+                    )
+                    .await
+                }
+            };
+            if let Err(e) = sent {
+                tracing::debug!(error = %e, ?change, "change not delivered to a host");
+            }
+        }
+        let listeners = self
+            .listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut closed = Vec::new();
+        for sink in listeners {
+            let accepted = sink.accepted();
+            let sent = match &change {
+                Change::Tools if accepted.tools_list_changed == Some(true) => {
+                    sink.notify_tool_list_changed().await
+                }
+                Change::Prompts if accepted.prompts_list_changed == Some(true) => {
+                    sink.notify_prompt_list_changed().await
+                }
+                Change::Resources if accepted.resources_list_changed == Some(true) => {
+                    sink.notify_resource_list_changed().await
+                }
+                Change::ResourceUpdated(uri)
+                    if accepted
+                        .resource_subscriptions
+                        .as_ref()
+                        .is_some_and(|uris| uris.iter().any(|u| u == uri)) =>
+                {
+                    sink.notify_resource_updated(uri.clone()).await
+                }
+                _ => Ok(()),
+            };
+            match sent {
+                Err(SubscriptionSendError::SubscriptionClosed) => closed.push(sink.id().clone()),
+                Err(e) => {
+                    tracing::debug!(error = %e, ?change, "change not delivered to a listen stream")
+                }
+                Ok(()) => {}
+            }
+        }
+        if !closed.is_empty() {
+            let mut listeners = self.listeners.lock().unwrap_or_else(|p| p.into_inner());
+            listeners.retain(|l| !closed.contains(l.id()));
+        }
+    }
+
+    /// Routes the input requests `server` makes to `to` while the route is held.
+    pub fn open_asks(self: &Arc<Self>, server: Arc<str>, to: mpsc::Sender<Ask>) -> AskRoute {
+        let id = self
+            .next_ask_route
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut routes = self.asks.lock().unwrap_or_else(|p| p.into_inner());
+        routes.entry(server.clone()).or_default().push((id, to));
+        AskRoute {
+            hub: Arc::downgrade(self),
+            server,
+            id,
+        }
+    }
+
+    /// Where an input request of `server` goes: `Ok(None)` to the legacy host (no stateless
+    /// host call is in flight to it), `Ok(Some(route))` to the one that is, `Err(n)` when `n`
+    /// are and the request cannot be told apart.
+    pub fn ask_route(&self, server: &str) -> Result<Option<mpsc::Sender<Ask>>, usize> {
+        let routes = self.asks.lock().unwrap_or_else(|p| p.into_inner());
+        match routes.get(server).map(Vec::as_slice) {
+            None | Some([]) => Ok(None),
+            Some([(_, to)]) => Ok(Some(to.clone())),
+            Some(many) => Err(many.len()),
+        }
     }
 
     /// Tells the surface task that some child's lists or state changed.

@@ -16,7 +16,7 @@
 //!
 //! | layer | modules | job |
 //! |---|---|---|
-//! | 0 leaves | `report`, `backoff`, `secrets`, `naming`, `join`, `shutdown`, `telemetry`, `paths`, `error`, `metrics`, `pgroup`, `reaper`, `hub`, `procstat`, `otel` | shared types, the error mapping, helpers with no other dependency |
+//! | 0 leaves | `report`, `backoff`, `secrets`, `naming`, `join`, `shutdown`, `telemetry`, `paths`, `error`, `metrics`, `pgroup`, `reaper`, `hub`, `procstat`, `otel`, `era` | shared types, the error mapping, helpers with no other dependency |
 //! | 1 config | `config`, `client`, `store`, `workflow`, `artifacts` | `mcp_servers.json` raw → validated; the SDK (which sees only `report`); the durable store; workflow files raw → validated graph; the artifact registry and its content |
 //! | 2 wire | `wire` | JSON-RPC framing on byte streams, the host transport |
 //! | 3 supervisor | `supervisor` | one task per child: process, connection, health, restarts |
@@ -49,6 +49,8 @@ pub mod config;
 mod dispatch;
 #[cfg(feature = "server")]
 mod engine;
+#[cfg(feature = "server")]
+mod era;
 #[cfg(feature = "server")]
 mod error;
 #[cfg(feature = "server")]

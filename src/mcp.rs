@@ -13,14 +13,14 @@ use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, CancelTaskParams, ClientRequest,
-        CompleteRequestParams, CompleteResult, CustomRequest, CustomResult, DiscoverRequestMethod,
-        DiscoverResult, GetPromptRequestParams, GetPromptResponse, GetTaskParams, GetTaskResult,
-        Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
-        ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
-        Reference, Request, ServerCapabilities, ServerConfig, ServerResult, SetLevelRequestParams,
-        SubscribeRequestParams, UnsubscribeRequestParams, UpdateTaskParams,
+        CompleteRequestParams, CompleteResult, CustomRequest, CustomResult, GetPromptRequestParams,
+        GetPromptResponse, GetTaskParams, GetTaskResult, Implementation, ListPromptsResult,
+        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+        ReadResourceRequestParams, ReadResourceResponse, Reference, Request, ResultType,
+        ServerCapabilities, ServerConfig, ServerResult, SetLevelRequestParams,
+        SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams, UpdateTaskParams,
     },
-    service::{NotificationContext, RequestContext},
+    service::{NotificationContext, RequestContext, SubscriptionContext},
 };
 use tokio::time::Instant;
 use tracing::Instrument as _;
@@ -33,7 +33,9 @@ use crate::{
     dispatch::{
         CallContext, Caller,
         child::{ChildDispatcher, unexpected},
+        input::{HostCall, InputRound},
     },
+    era::Era,
     error::{ItemKind, RouteError},
     hub::ProgressSink,
     jobs::Jobs,
@@ -59,6 +61,15 @@ const MCP_REQUESTS: &[&str] = &[
     "completion/complete",
     "logging/setLevel",
     "subscriptions/listen",
+];
+
+/// Requests of the handshake era that 2026-07-28 removed.
+const LEGACY_ONLY: &[&str] = &[
+    "initialize",
+    "ping",
+    "logging/setLevel",
+    "resources/subscribe",
+    "resources/unsubscribe",
 ];
 
 /// Makes the full status report on demand.
@@ -134,6 +145,8 @@ impl OrchestratorServer {
             started,
             caller: self.caller,
             trace: TraceContext::from_meta(&cx.meta),
+            host: Some(host_call(cx)),
+            input: InputRound::default(),
         }
     }
 
@@ -157,7 +170,9 @@ impl OrchestratorServer {
             .instrument(span.clone())
             .await;
         otel::set_outcome(&span, result.as_ref().err().map(RouteError::kind));
-        pick(result?).ok_or_else(|| unexpected(owner, method).into())
+        let mut result = result?;
+        mark_complete(&mut result);
+        pick(result).ok_or_else(|| unexpected(owner, method).into())
     }
 
     /// The owner of a resource URI.
@@ -173,6 +188,30 @@ impl OrchestratorServer {
                 }
                 .into()
             })
+    }
+}
+
+/// Marks a child's answer `resultType: "complete"` where it says nothing: 2026-07-28 hosts need
+/// the discriminator, a handshake-era child never sends it, and rmcp takes it off again for
+/// handshake-era hosts.
+fn mark_complete(result: &mut ServerResult) {
+    let result_type = match result {
+        ServerResult::CompleteResult(r) => &mut r.result_type,
+        ServerResult::GetPromptResult(r) => &mut r.result_type,
+        ServerResult::ReadResourceResult(r) => &mut r.result_type,
+        ServerResult::CallToolResult(r) => &mut r.result_type,
+        _ => return,
+    };
+    result_type.get_or_insert(ResultType::COMPLETE);
+}
+
+/// Who made a host request, in which era, and what it can answer.
+fn host_call(cx: &RequestContext<RoleServer>) -> HostCall {
+    HostCall {
+        era: cx.protocol_version().map_or(Era::Legacy, |v| Era::of(&v)),
+        peer: cx.peer.clone(),
+        capabilities: cx.client_capabilities(),
+        log_level: cx.meta.log_level(),
     }
 }
 
@@ -202,10 +241,19 @@ impl ServerHandler for OrchestratorServer {
         )
     }
 
-    /// Look like a pre-2026-07-28 server: dual-era hosts probe `server/discover` and fall back to
-    /// `initialize` on -32601, and the proxy only implements handshake-era semantics.
-    async fn discover(&self, _cx: RequestContext<RoleServer>) -> Result<DiscoverResult, McpError> {
-        Err(McpError::method_not_found::<DiscoverRequestMethod>())
+    /// Modern hosts' `subscriptions/listen`: every list the surface has, and updates of any
+    /// resource (a child's `notifications/resources/updated` reaches the streams naming its URI).
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(requested.clone())
+    }
+
+    async fn listen(&self, cx: SubscriptionContext) -> Result<(), McpError> {
+        self.services.registry.hub().listen(cx.sink().clone());
+        cx.cancelled().await;
+        Ok(())
     }
 
     /// rmcp hands over as "custom" both unknown methods and MCP methods whose params it could
@@ -213,10 +261,16 @@ impl ServerHandler for OrchestratorServer {
     async fn on_custom_request(
         &self,
         request: CustomRequest,
-        _cx: RequestContext<RoleServer>,
+        cx: RequestContext<RoleServer>,
     ) -> Result<CustomResult, McpError> {
         let method = request.method;
-        Err(if MCP_REQUESTS.contains(&method.as_str()) {
+        let modern = cx
+            .protocol_version()
+            .is_some_and(|v| Era::of(&v) == Era::Modern);
+        // 2026-07-28 removed the handshake-era methods: to a stateless request they do not exist.
+        Err(if modern && LEGACY_ONLY.contains(&method.as_str()) {
+            RouteError::UnknownMethod { method }
+        } else if MCP_REQUESTS.contains(&method.as_str()) {
             RouteError::MalformedParams { method }
         } else {
             RouteError::UnknownMethod { method }
@@ -255,7 +309,7 @@ impl ServerHandler for OrchestratorServer {
 
     async fn call_tool(
         &self,
-        req: CallToolRequestParams,
+        mut req: CallToolRequestParams,
         cx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         // A host that declared the tasks extension gets durable work as a task it polls.
@@ -274,7 +328,11 @@ impl ServerHandler for OrchestratorServer {
                 ));
             }
         }
-        let call = self.call_context(&cx, Instant::now());
+        let mut call = self.call_context(&cx, Instant::now());
+        call.input = InputRound {
+            responses: req.input_responses.take(),
+            state: req.request_state.take(),
+        };
         let span = otel::request_span("tools/call", &req.name, &call.trace);
         let result = self
             .services
@@ -282,6 +340,12 @@ impl ServerHandler for OrchestratorServer {
             .call(&req.name, req.arguments, &call)
             .instrument(span.clone())
             .await;
+        let result = result.map(|mut response| {
+            if let CallToolResponse::Complete(r) = &mut response {
+                r.result_type.get_or_insert(ResultType::COMPLETE);
+            }
+            response
+        });
         otel::set_outcome(
             &span,
             match &result {

@@ -31,7 +31,7 @@ use self::{
 };
 use crate::{
     config::{Config, PinPolicy, ServerSpec},
-    hub::Hub,
+    hub::{Change, Hub},
     report::ServerReport,
     supervisor::ChildHandle,
 };
@@ -148,6 +148,11 @@ impl Registry {
     /// The shared hub.
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
+    }
+
+    /// The shutdown tree's token: fires when the orchestrator stops.
+    pub fn shutdown(&self) -> &CancellationToken {
+        &self.shutdown
     }
 
     /// The task tracker every task of the registry runs on (the shutdown tree's).
@@ -336,17 +341,15 @@ async fn surface_task(
         if !quiet {
             continue;
         }
-        for host in hub.hosts() {
-            if announced.tools != now.tools {
-                tracing::debug!("tools changed; notifying host");
-                let _ = host.notify_tool_list_changed().await;
-            }
-            if announced.prompts != now.prompts {
-                let _ = host.notify_prompt_list_changed().await;
-            }
-            if announced.resources != now.resources {
-                let _ = host.notify_resource_list_changed().await;
-            }
+        if announced.tools != now.tools {
+            tracing::debug!("tools changed; notifying hosts");
+            hub.announce(Change::Tools).await;
+        }
+        if announced.prompts != now.prompts {
+            hub.announce(Change::Prompts).await;
+        }
+        if announced.resources != now.resources {
+            hub.announce(Change::Resources).await;
         }
         announced = now;
     }

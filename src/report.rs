@@ -242,6 +242,12 @@ pub struct ServerReport {
     pub description: Option<String>,
     /// Negotiated protocol version.
     pub protocol_version: Option<String>,
+    /// Its protocol era: `legacy` (`initialize`, sessions) or `modern` (2026-07-28, stateless).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub era: Option<String>,
+    /// Protocol extensions it declared (`io.modelcontextprotocol/tasks`, `…/skills`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<String>,
     /// The child's name and version.
     pub server_info: Option<String>,
     /// Prompt count.

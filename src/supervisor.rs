@@ -157,6 +157,11 @@ impl ChildHandle {
         self.status.borrow().clone()
     }
 
+    /// The protocol era of its connection, once it has one.
+    pub fn era(&self) -> Option<crate::era::Era> {
+        self.status.borrow().era
+    }
+
     /// The state alone, without cloning the lists.
     pub fn state(&self) -> ServerState {
         self.status.borrow().state
@@ -192,6 +197,11 @@ impl ChildHandle {
     /// also when the connection has no lane (a remote server).
     pub fn begin_fast_call(&self) -> Option<Result<(Arc<lane::Lane>, CallGuard), usize>> {
         self.peer()?;
+        // The fast path writes handshake-era requests; a stateless child needs per-request
+        // `_meta` and may answer with input requests, so its calls take the typed path.
+        if self.era() != Some(crate::era::Era::Legacy) {
+            return None;
+        }
         let lane = self.lane()?;
         Some(self.take_slot().map(|guard| (lane, guard)))
     }

@@ -173,6 +173,9 @@ pub struct RawServer {
     /// server listing `X`.
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// Which MCP era to speak to it: `auto` (default: `server/discover` first, `initialize` as
+    /// the fallback), `legacy` or `modern`.
+    pub protocol: Option<crate::config::ProtocolChoice>,
 }
 
 /// How one unified tool maps onto a server's own tool.

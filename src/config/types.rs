@@ -278,6 +278,22 @@ pub struct ServerSpec {
     pub pin_tools: Option<PinPolicy>,
     /// Kinds of work it takes (`capability:` workflow steps).
     pub capabilities: Vec<String>,
+    /// Which protocol era to speak to it.
+    pub protocol: ProtocolChoice,
+}
+
+/// Which MCP era the orchestrator speaks to a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProtocolChoice {
+    /// `server/discover` first (2026-07-28, stateless), `initialize` (2025-11-25) if the server
+    /// answers it with an error.
+    #[default]
+    Auto,
+    /// `initialize` only: the handshake era, for a server that mishandles the probe.
+    Legacy,
+    /// `server/discover` only: a server that must be spoken to statelessly.
+    Modern,
 }
 
 /// How a server is reached.

@@ -18,8 +18,11 @@ use tracing::Instrument as _;
 
 use super::{
     BoxFuture, CallContext, CallOutcome, CallRequest, Catalog, ServerView, ToolCaller, ToolRef,
+    input::{self, InputRound},
+    parked::{Detached, Parked},
 };
 use crate::{
+    era::Era,
     error::{ItemKind, RouteError},
     registry::Registry,
     supervisor::{CallGuard, ChildHandle},
@@ -39,12 +42,18 @@ const WAIT_FOR_RESTART: Duration = Duration::from_secs(10);
 /// Calls into the supervised children.
 pub struct ChildDispatcher {
     registry: Arc<Registry>,
+    /// Calls of stateless hosts waiting for the host's answers to their child's asks.
+    parked: Arc<Parked>,
 }
 
 impl ChildDispatcher {
     /// A dispatcher over `registry`'s children.
     pub fn new(registry: Arc<Registry>) -> Self {
-        Self { registry }
+        let parked = Parked::new(registry.tracker().clone(), registry.shutdown().clone());
+        Self {
+            registry,
+            parked: Arc::new(parked),
+        }
     }
 
     /// Forwards `request` to child `server` and returns its result. The per-call timeout is the
@@ -63,7 +72,104 @@ impl ChildDispatcher {
             .await
     }
 
+    /// Sends `request` and answers input the child asks for: a modern host is handed the
+    /// child's `InputRequiredResult`; a legacy host is asked with real requests and the child
+    /// is retried with the answers, round after round (`input`).
     async fn send(
+        &self,
+        server: &Arc<str>,
+        mut request: ClientRequest,
+        method: &'static str,
+        cx: &CallContext,
+        timeout: Option<Duration>,
+        span: &tracing::Span,
+    ) -> Result<ServerResult, RouteError> {
+        let mut round = input::take_round(&mut request);
+        if let Some(id) = round.state.as_deref().and_then(input::parked_id) {
+            let answers = round.responses.take().unwrap_or_default();
+            return self.parked.resume(id, answers, &cx.cancel).await;
+        }
+        round.state = round.state.map(input::state_for_child);
+        let host_era = cx.host.as_ref().map(|h| h.era);
+        let child_era = self.registry.child(server).and_then(|c| c.era());
+        if host_era == Some(Era::Modern) && child_era == Some(Era::Legacy) {
+            // A handshake-era child asks by sending requests, which a stateless host cannot be
+            // sent: the call runs on while its asks go back to the host as input requests.
+            input::put_round(&mut request, round);
+            let call = self.detached(server, request, method, cx, timeout, span);
+            return self.parked.wait(call, &cx.cancel).await;
+        }
+        for _ in 0..input::MAX_ROUNDS {
+            let mut attempt = request.clone();
+            input::put_round(&mut attempt, round);
+            let result = self
+                .send_once(server, attempt, method, cx, timeout, span)
+                .await
+                .map_err(|e| input::name_missing_capability(server, e))?;
+            let ServerResult::InputRequiredResult(mut asked) = result else {
+                return Ok(result);
+            };
+            let Some(host) = cx.host.as_ref() else {
+                return Err(RouteError::Transport {
+                    server: server.to_string(),
+                    message: format!(
+                        "asked for input during {method}, but no host is waiting on this call (a workflow step or a job); give the tool what it needs in its arguments"
+                    ),
+                });
+            };
+            if host.era == Era::Modern {
+                asked.request_state = input::state_for_host(asked.request_state.take());
+                return Ok(ServerResult::InputRequiredResult(asked));
+            }
+            let requests = asked.input_requests.take().unwrap_or_default();
+            round = InputRound {
+                responses: Some(input::fulfil(server, host, requests).await?),
+                state: asked.request_state.take(),
+            };
+        }
+        Err(RouteError::Transport {
+            server: server.to_string(),
+            message: format!(
+                "asked for input more than {} times in one {method}; the call was given up",
+                input::MAX_ROUNDS
+            ),
+        })
+    }
+
+    /// Starts `request` on a task of its own, with its own cancellation, so that it outlives
+    /// the host request that started it while the host answers the child's asks.
+    fn detached(
+        &self,
+        server: &Arc<str>,
+        request: ClientRequest,
+        method: &'static str,
+        cx: &CallContext,
+        timeout: Option<Duration>,
+        span: &tracing::Span,
+    ) -> Detached {
+        let (to, asks) = tokio::sync::mpsc::channel(4);
+        let route = self.registry.hub().open_asks(server.clone(), to);
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let mut call_cx = cx.clone();
+        call_cx.cancel = cancel.clone();
+        let me = Self {
+            registry: self.registry.clone(),
+            parked: self.parked.clone(),
+        };
+        let server_id = server.clone();
+        let server = server.clone();
+        let span = span.clone();
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        self.registry.tracker().spawn(async move {
+            let result = me
+                .send_once(&server, request, method, &call_cx, timeout, &span)
+                .await;
+            let _ = done_tx.send(result);
+        });
+        Detached::new(server_id, asks, done, route, cancel)
+    }
+
+    async fn send_once(
         &self,
         server: &Arc<str>,
         mut request: ClientRequest,
@@ -81,9 +187,13 @@ impl ChildDispatcher {
         let timeout = timeout
             .or(child.spec().timeout)
             .unwrap_or(self.registry.config().settings.default_timeout);
-        let options = PeerRequestOptions::with_timeout(timeout)
+        let mut options = PeerRequestOptions::with_timeout(timeout)
             .reset_timeout_on_progress()
             .with_max_total_timeout(timeout * MAX_TOTAL_FACTOR);
+        if child.era() == Some(Era::Modern) {
+            // A stateless child learns per request what it may ask of the host.
+            options = options.with_meta(input::child_meta(cx.host.as_ref()));
+        }
         // What the audit line names: the tool, prompt or resource, never its arguments.
         let target = request_target(&request).to_owned();
         cx.trace.write_to(span, request.get_meta_mut());
@@ -271,14 +381,10 @@ impl ToolCaller for ChildDispatcher {
             };
             let mut params = CallToolRequestParams::new(tool);
             params.arguments = request.arguments;
+            let mut call = ClientRequest::CallToolRequest(Request::new(params));
+            input::put_round(&mut call, cx.input.clone());
             let result = self
-                .request(
-                    &server,
-                    ClientRequest::CallToolRequest(Request::new(params)),
-                    "tools/call",
-                    cx,
-                    request.timeout,
-                )
+                .request(&server, call, "tools/call", cx, request.timeout)
                 .await?;
             match result {
                 ServerResult::CallToolResult(r) => Ok(CallToolResponse::Complete(r)),

@@ -281,6 +281,8 @@ async fn call(
         caller: Caller::Host,
         // The step's span (current here) is what a child's trace hangs under.
         trace: TraceContext::default(),
+        host: None,
+        input: Default::default(),
     };
     let call = engine.caller.call(request, &cx);
     let outcome = match timeout {

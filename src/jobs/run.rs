@@ -207,6 +207,8 @@ impl Jobs {
             started: Instant::now(),
             caller: Caller::Host,
             trace: crate::otel::TraceContext::default(),
+            host: None,
+            input: Default::default(),
         };
         match self.caller.call(request, &cx).await {
             Ok(CallToolResponse::Complete(result)) => {

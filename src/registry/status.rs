@@ -1,6 +1,6 @@
 //! One server's line of the status report (`status --json`, `orchestrator_status`).
 
-use crate::{report::ServerReport, supervisor::ChildHandle};
+use crate::{era::Era, report::ServerReport, supervisor::ChildHandle};
 
 impl ServerReport {
     /// The report for one child now.
@@ -20,6 +20,16 @@ impl ServerReport {
             name: spec.name.clone(),
             description: spec.description.clone(),
             protocol_version: s.protocol_version.clone(),
+            era: s
+                .protocol_version
+                .as_deref()
+                .map(|v| Era::of_str(v).to_string()),
+            extensions: s
+                .capabilities
+                .as_ref()
+                .and_then(|c| c.extensions.as_ref())
+                .map(|e| e.keys().cloned().collect())
+                .unwrap_or_default(),
             server_info: s.server_info.clone(),
             prompts: s.prompts.len(),
             resources: s.resources.len() + s.resource_templates.len(),

@@ -11,16 +11,17 @@ use std::sync::Arc;
 use rmcp::{
     ClientHandler, ErrorData as McpError, RoleClient,
     model::{
-        ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
-        CustomNotification, ElicitRequestParams, ElicitResult, Implementation, ListRootsResult,
+        ClientCapabilities, ClientConfig, CreateMessageRequest, CreateMessageRequestParams,
+        CreateMessageResult, CustomNotification, ElicitRequest, ElicitRequestParams, ElicitResult,
+        Implementation, InputRequest, ListRootsRequest, ListRootsResult,
         LoggingMessageNotificationParam, ProgressNotificationParam, ProtocolVersion,
         ResourceUpdatedNotificationParam, ServerNotification,
     },
     service::{NotificationContext, RequestContext},
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-use crate::hub::Hub;
+use crate::hub::{Ask, Change, Hub};
 
 /// Something the child said that its supervisor must act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,48 @@ impl ChildClient {
                 "no MCP host is connected to mcp-orchestrator to answer this request",
                 None,
             )
+        })
+    }
+}
+
+impl ChildClient {
+    /// Hands `request` to the stateless host call in flight to this child, if there is one, and
+    /// waits for the host's answer to come back with its retry. `None`: no such call, ask the
+    /// legacy host.
+    async fn ask_stateless_host<T: serde::de::DeserializeOwned>(
+        &self,
+        request: InputRequest,
+    ) -> Option<Result<T, McpError>> {
+        let route = match self.hub.ask_route(&self.server) {
+            Ok(route) => route?,
+            Err(n) => {
+                return Some(Err(McpError::internal_error(
+                    format!(
+                        "{n} calls of stateless (2026-07-28) hosts are in flight to this server, and a request from it does not say which one it belongs to; make one call at a time"
+                    ),
+                    None,
+                )));
+            }
+        };
+        let (reply, answer) = oneshot::channel();
+        if route.send(Ask { request, reply }).await.is_err() {
+            return Some(Err(McpError::internal_error(
+                "the call this request belongs to has ended",
+                None,
+            )));
+        }
+        Some(match answer.await {
+            Ok(Ok(value)) => serde_json::from_value(value).map_err(|e| {
+                McpError::internal_error(
+                    format!("the host's answer has the wrong shape: {e}"),
+                    None,
+                )
+            }),
+            Ok(Err(why)) => Err(McpError::internal_error(why, None)),
+            Err(_) => Err(McpError::internal_error(
+                "the MCP host did not answer (its call was cancelled or expired)",
+                None,
+            )),
         })
     }
 }
@@ -105,9 +148,7 @@ impl ClientHandler for ChildClient {
         p: ResourceUpdatedNotificationParam,
         _cx: NotificationContext<RoleClient>,
     ) {
-        for host in self.hub.hosts() {
-            let _ = host.notify_resource_updated(p.clone()).await;
-        }
+        self.hub.announce(Change::ResourceUpdated(p.uri)).await;
     }
 
     async fn on_logging_message(
@@ -141,6 +182,10 @@ impl ClientHandler for ChildClient {
         req: ElicitRequestParams,
         _cx: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, McpError> {
+        let request = InputRequest::Elicitation(ElicitRequest::new(req.clone()));
+        if let Some(answer) = self.ask_stateless_host(request).await {
+            return answer;
+        }
         self.host_or_error()?
             .create_elicitation(req)
             .await
@@ -152,6 +197,10 @@ impl ClientHandler for ChildClient {
         req: CreateMessageRequestParams,
         _cx: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, McpError> {
+        let request = InputRequest::CreateMessage(CreateMessageRequest::new(req.clone()));
+        if let Some(answer) = self.ask_stateless_host(request).await {
+            return answer;
+        }
         self.host_or_error()?
             .create_message(req)
             .await
@@ -162,6 +211,10 @@ impl ClientHandler for ChildClient {
         &self,
         _cx: RequestContext<RoleClient>,
     ) -> Result<ListRootsResult, McpError> {
+        let request = InputRequest::ListRoots(ListRootsRequest::default());
+        if let Some(answer) = self.ask_stateless_host(request).await {
+            return answer;
+        }
         self.host_or_error()?.list_roots().await.map_err(host_error)
     }
 }

@@ -1,20 +1,24 @@
-//! The health loop of one connection: an MCP `ping` every interval, each bounded by a timeout.
-//! It only reports; the supervisor decides what a miss means.
+//! The health loop of one connection: an MCP `ping` every interval (a `server/discover` for a
+//! child in the stateless era, which has no ping), each bounded by a timeout. It only reports;
+//! the supervisor decides what a miss means.
 
 use std::time::Duration;
 
 use rmcp::{
     Peer, RoleClient,
-    model::{ClientRequest, PingRequest},
+    model::{ClientRequest, DiscoverRequest, DiscoverRequestParams, PingRequest},
     service::PeerRequestOptions,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::era::Era;
+
 /// Pings `peer` every `interval` until `stop` fires, sending `true` (answered) or `false`
 /// (error or timeout) for each ping.
 pub async fn ping_loop(
     peer: Peer<RoleClient>,
+    era: Era,
     interval: Duration,
     timeout: Duration,
     results: mpsc::Sender<bool>,
@@ -29,7 +33,7 @@ pub async fn ping_loop(
         }
         let ok = tokio::select! {
             () = stop.cancelled() => return,
-            ok = ping(&peer, timeout) => ok,
+            ok = ping(&peer, era, timeout) => ok,
         };
         if results.send(ok).await.is_err() {
             return;
@@ -37,8 +41,13 @@ pub async fn ping_loop(
     }
 }
 
-async fn ping(peer: &Peer<RoleClient>, timeout: Duration) -> bool {
-    let request = ClientRequest::PingRequest(PingRequest::default());
+async fn ping(peer: &Peer<RoleClient>, era: Era, timeout: Duration) -> bool {
+    let request = match era {
+        Era::Legacy => ClientRequest::PingRequest(PingRequest::default()),
+        Era::Modern => {
+            ClientRequest::DiscoverRequest(DiscoverRequest::new(DiscoverRequestParams::default()))
+        }
+    };
     match peer
         .send_request_with_option(request, PeerRequestOptions::with_timeout(timeout))
         .await

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use rmcp::model::ServerCapabilities;
 
-use super::{Running, state::ChildStatus};
+use super::{Running, child_client::ChildEvent, state::ChildStatus};
 
 /// A child's lists at one moment.
 pub(super) struct Lists {
@@ -71,4 +71,44 @@ pub(super) async fn list_everything(running: &Running, limit: Duration) -> Resul
     tokio::time::timeout(limit, work)
         .await
         .map_err(|_| format!("listing took longer than {} s", limit.as_secs_f64()))?
+}
+
+/// A stateless child has no session to notify: its list changes come on a
+/// `subscriptions/listen` stream, held open while the connection lives, and are reported as
+/// [`ChildEvent::ListsChanged`] like a handshake-era child's notifications.
+pub async fn listen(
+    server: Arc<str>,
+    peer: rmcp::Peer<rmcp::RoleClient>,
+    events: tokio::sync::mpsc::UnboundedSender<ChildEvent>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let filter = rmcp::model::SubscriptionFilter::builder()
+        .tools_list_changed()
+        .prompts_list_changed()
+        .resources_list_changed()
+        .build();
+    let mut subscription = tokio::select! {
+        () = stop.cancelled() => return,
+        s = peer.listen(filter) => match s {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::info!(server = %server, error = %e, "child offers no subscriptions/listen; its lists are read at start and on reload");
+                return;
+            }
+        },
+    };
+    loop {
+        let next = tokio::select! {
+            () = stop.cancelled() => return,
+            n = subscription.next() => n,
+        };
+        match next {
+            Ok(Some(_)) => {
+                if events.send(ChildEvent::ListsChanged).is_err() {
+                    return;
+                }
+            }
+            Ok(None) | Err(_) => return,
+        }
+    }
 }

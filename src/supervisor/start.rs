@@ -3,7 +3,12 @@
 
 use std::{sync::Arc, time::Duration};
 
-use rmcp::{RoleClient, ServiceExt, transport::IntoTransport};
+use rmcp::{
+    RoleClient,
+    model::ProtocolVersion,
+    service::{ClientLifecycleMode, ClientServiceExt as _},
+    transport::IntoTransport,
+};
 use tokio::{sync::mpsc, time::Instant};
 
 use super::{
@@ -14,14 +19,15 @@ use super::{
     failure::Failure,
     health,
     lane::Lane,
-    lists::{Lists, list_everything},
+    lists::{self, Lists, list_everything},
     process,
     run::{Ended, Interrupt, Supervisor},
     state::ServerState,
     stderr,
 };
 use crate::{
-    config::{Launch, Remote, Transport},
+    config::{Launch, ProtocolChoice, Remote, Transport},
+    era::Era,
     reaper,
 };
 
@@ -32,7 +38,7 @@ impl Supervisor {
         self.tail.clear();
         self.publish(|s| s.disconnected(ServerState::Starting));
         let (events_tx, events) = mpsc::unbounded_channel();
-        let handler = ChildClient::new(self.id.clone(), self.hub.clone(), events_tx);
+        let handler = ChildClient::new(self.id.clone(), self.hub.clone(), events_tx.clone());
         let spec = self.spec.clone();
         let (running, lists, process, lane) = match &spec.transport {
             Transport::Http(remote) => {
@@ -49,8 +55,12 @@ impl Supervisor {
         let info = running.peer_info();
         let health_stop = self.shutdown.child_token();
         let (health_tx, health) = mpsc::channel(4);
+        let era = info
+            .as_ref()
+            .map_or(Era::Legacy, |i| Era::of(&i.protocol_version));
         self.tracker.spawn(health::ping_loop(
             peer.clone(),
+            era,
             self.settings.health_check_interval,
             self.settings.health_check_timeout,
             health_tx,
@@ -58,6 +68,14 @@ impl Supervisor {
         ));
         if let Some(lane) = &lane {
             self.tracker.spawn(lane.clone().sweep(health_stop.clone()));
+        }
+        if era == Era::Modern {
+            self.tracker.spawn(lists::listen(
+                self.id.clone(),
+                peer.clone(),
+                events_tx,
+                health_stop.clone(),
+            ));
         }
         tracing::info!(
             server = %self.id,
@@ -77,6 +95,7 @@ impl Supervisor {
             s.capabilities = info.as_ref().map(|i| i.capabilities.clone());
             lists.apply(s);
             s.peer = Some(peer);
+            s.era = Some(era);
             s.lane = lane.clone();
         });
         Ok(Conn {
@@ -137,8 +156,9 @@ impl Supervisor {
         );
         let lane = transport.lane().clone();
         let limit = self.settings.startup_timeout;
+        let spec_protocol = self.spec.protocol;
         let outcome = tokio::select! {
-            r = tokio::time::timeout(limit, handshake(handler, transport, limit)) => match r {
+            r = tokio::time::timeout(limit, handshake(handler, transport, limit, spec_protocol)) => match r {
                 Ok(Ok(ok)) => Ok(ok),
                 Ok(Err(e)) => Err(Failure::Handshake(e)),
                 Err(_) => Err(Failure::StartTimeout(limit)),
@@ -178,9 +198,10 @@ impl Supervisor {
         let transport =
             super::remote::transport(remote).map_err(|e| Ended::Crashed(Failure::BadHeader(e)))?;
         let limit = self.settings.startup_timeout;
+        let spec_protocol = self.spec.protocol;
         let url = self.redactor.redact(&remote.url);
         tokio::select! {
-            r = tokio::time::timeout(limit, handshake(handler, transport, limit)) => match r {
+            r = tokio::time::timeout(limit, handshake(handler, transport, limit, spec_protocol)) => match r {
                 Ok(Ok(ok)) => Ok(ok),
                 Ok(Err(message)) => Err(Ended::Crashed(Failure::Connect { url, message })),
                 Err(_) => Err(Ended::Crashed(Failure::ConnectTimeout { url, limit })),
@@ -190,17 +211,39 @@ impl Supervisor {
     }
 }
 
-/// `initialize` over `transport`, then the first listing: the start-up of any child.
+/// The handshake the config asks for, over `transport`, then the first listing: the start-up of
+/// any child.
 async fn handshake<T, E, A>(
     handler: ChildClient,
     transport: T,
     limit: Duration,
+    protocol: ProtocolChoice,
 ) -> Result<(Running, Lists), String>
 where
     T: IntoTransport<RoleClient, E, A>,
     E: std::error::Error + Send + Sync + 'static,
 {
-    let running = handler.serve(transport).await.map_err(|e| e.to_string())?;
+    let running = handler
+        .serve_with_lifecycle(transport, lifecycle(protocol))
+        .await
+        .map_err(|e| e.to_string())?;
     let lists = list_everything(&running, limit).await?;
     Ok((running, lists))
+}
+
+/// What the config's `protocol` means as an rmcp lifecycle. `auto` probes with
+/// `server/discover` and falls back to `initialize` when the child answers the probe with an
+/// error, as a handshake-era server does.
+fn lifecycle(protocol: ProtocolChoice) -> ClientLifecycleMode {
+    let modern = vec![ProtocolVersion::V_2026_07_28];
+    match protocol {
+        ProtocolChoice::Auto => ClientLifecycleMode::Auto {
+            preferred_versions: modern,
+            legacy_version: Some(ProtocolVersion::V_2025_11_25),
+        },
+        ProtocolChoice::Legacy => ClientLifecycleMode::Initialize,
+        ProtocolChoice::Modern => ClientLifecycleMode::Discover {
+            preferred_versions: modern,
+        },
+    }
 }

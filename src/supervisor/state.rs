@@ -29,6 +29,8 @@ pub struct ChildStatus {
     pub generation: u64,
     /// Protocol version the child negotiated.
     pub protocol_version: Option<String>,
+    /// The era of that version.
+    pub era: Option<crate::era::Era>,
     /// The child's own name and version.
     pub server_info: Option<String>,
     pub capabilities: Option<ServerCapabilities>,
@@ -57,6 +59,7 @@ impl ChildStatus {
             running_since: None,
             generation: 0,
             protocol_version: None,
+            era: None,
             server_info: None,
             capabilities: None,
             tools: Arc::default(),

@@ -13,8 +13,9 @@ use crate::{common::*, raw::Raw};
 fn config() -> TempConfig {
     write_config(&json!({
         "servers": {
-            "fx": fixture(&["--echo-meta"]),
-            "slowfx": {"command": fixture_bin(), "args": ["--echo-meta"], "timeout": 1},
+            // The fast path forwards handshake-era calls: a stateless child takes the typed path.
+            "fx": {"command": fixture_bin(), "args": ["--echo-meta"], "protocol": "legacy"},
+            "slowfx": {"command": fixture_bin(), "args": ["--echo-meta"], "timeout": 1, "protocol": "legacy"},
         },
         "orchestrator": fast_settings(),
     }))

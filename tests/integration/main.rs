@@ -21,6 +21,7 @@ mod bad_input;
 mod chaos;
 mod cli;
 mod deploy;
+mod eras;
 mod peers;
 mod pinning;
 mod protocol;

@@ -4,7 +4,7 @@ use crate::{common::*, raw::Raw};
 use serde_json::json;
 
 #[tokio::test]
-async fn discover_probe_and_unknown_methods_get_method_not_found() {
+async fn discover_answers_both_eras_and_unknown_methods_get_method_not_found() {
     let cfg =
         write_config(&json!({"servers": {"fx": fixture(&[])}, "orchestrator": fast_settings()}));
     let mut raw = Raw::start(&cfg.path).await;
@@ -14,7 +14,14 @@ async fn discover_probe_and_unknown_methods_get_method_not_found() {
         "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
         "io.modelcontextprotocol/clientCapabilities": {}}}})).await;
     let r = raw.response(&json!("server-discover-probe-1")).await;
-    assert_eq!(r["error"]["code"], -32601, "{r}");
+    let versions = r["result"]["supportedVersions"].as_array().expect("{r}");
+    assert!(versions.contains(&json!("2026-07-28")), "{r}");
+    assert!(versions.contains(&json!("2025-11-25")), "{r}");
+    assert_eq!(
+        r["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "mcp-orchestrator"
+    );
+    // A dual-era host may still choose the handshake after probing.
 
     raw.send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}})).await;

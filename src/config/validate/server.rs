@@ -84,6 +84,7 @@ impl Validator<'_> {
             namespace: raw.namespace.unwrap_or(true),
             pin_tools: raw.pin_tools,
             capabilities: raw.capabilities,
+            protocol: raw.protocol.unwrap_or_default(),
         })
     }
 

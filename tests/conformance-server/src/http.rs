@@ -34,7 +34,7 @@ use rmcp::{
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::server::ConformanceServer;
+use crate::server::{ConformanceServer, Shared};
 
 /// SSE `retry:` hint sent in priming events (how long a client waits before reconnecting).
 const SSE_RETRY: Duration = Duration::from_millis(500);
@@ -206,7 +206,10 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Serve MCP over Streamable HTTP on `addr` (loopback only) until Ctrl-C / SIGTERM.
 /// Every path is the MCP endpoint; the conventional URL is `http://ADDR/mcp`.
-pub async fn serve(addr: SocketAddr) -> std::io::Result<()> {
+///
+/// `initialize` opens a stateful session (2025-11-25 and older); 2026-07-28 requests carry
+/// their protocol in `_meta` and rmcp serves each with a fresh handler, statelessly.
+pub async fn serve(addr: SocketAddr, shared: Arc<Shared>) -> std::io::Result<()> {
     if !addr.ip().is_loopback() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -226,7 +229,12 @@ pub async fn serve(addr: SocketAddr) -> std::io::Result<()> {
     // Default Host allow-list (localhost, 127.0.0.1, ::1): DNS-rebinding protection.
     let config = StreamableHttpServerConfig::default().with_sse_retry(Some(SSE_RETRY));
     let service = StreamableHttpService::new(
-        move || Ok(ConformanceServer::new(Some(reconnect.clone()))),
+        move || {
+            Ok(ConformanceServer::new(
+                shared.clone(),
+                Some(reconnect.clone()),
+            ))
+        },
         sessions,
         config,
     );

@@ -3,6 +3,15 @@
 //!
 //! The names, arguments and result shapes follow the scenario checks of
 //! `@modelcontextprotocol/conformance` (see `tests/conformance/README.md`).
+//!
+//! Two eras ([`Era`]): modern (the default) answers both `initialize` (2025-11-25 and older)
+//! and `server/discover` (2026-07-28), and serves the 2026-07-28 scenarios — SEP-2322
+//! input-required results ([`crate::mrtr`]), SEP-2575 `subscriptions/listen`
+//! ([`crate::listen`]) and diagnostic tools — to requests on that revision only, so an
+//! `initialize` session sees exactly the 2025-11-25 server. The SEP-2663 tasks extension
+//! ([`crate::tasks`]) and a SEP-2243 `x-mcp-header` tool are 2026-07-28-only too, and exist for
+//! the suite's extension and pending scenarios. Legacy answers `server/discover`
+//! with -32601 (method not found), which makes dual-era clients fall back to `initialize`.
 
 // Logging, sampling and `resources/subscribe` are deprecated in rmcp (SEP-2577, 2026-07-28), but
 // they are exactly the 2025-11-25 features the scenarios exercise.
@@ -17,22 +26,29 @@ use std::{
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
-        CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
-        CompleteResult, CompletionInfo, ContentBlock, CreateMessageRequestParams,
-        DiscoverRequestMethod, DiscoverResult, ElicitRequestParams, GetPromptRequestParams,
-        GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
+        CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
+        CompleteRequestParams, CompleteResult, CompletionInfo, ContentBlock,
+        CreateMessageRequestParams, DiscoverRequestMethod, DiscoverResult, ElicitRequestParams,
+        GetPromptRequestParams, GetPromptResponse, GetPromptResult, GetTaskParams, GetTaskResult,
+        Implementation, InitializeRequestParams, InitializeResult, ListPromptsResult,
         ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, LoggingLevel,
         LoggingMessageNotificationParam, PaginatedRequestParams, ProgressNotificationParam, Prompt,
-        PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
-        ReadResourceResult, Reference, Resource, ResourceContents, ResourceTemplate, Role,
-        ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscribeRequestParams, Tool,
-        UnsubscribeRequestParams,
+        PromptArgument, PromptMessage, ProtocolVersion, ReadResourceRequestParams,
+        ReadResourceResponse, ReadResourceResult, Reference, Resource, ResourceContents,
+        ResourceTemplate, Role, ServerCapabilities, ServerConfig, SetLevelRequestParams,
+        SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
+        UpdateTaskParams,
     },
-    service::RequestContext,
+    service::{RequestContext, SubscriptionContext},
 };
 use serde_json::{Map, Value, json};
 
-use crate::http::Reconnect;
+use crate::{
+    http::Reconnect,
+    listen::{Change, Listeners},
+    mrtr::{self, Mrtr},
+    tasks::{self, Tasks},
+};
 
 /// A 1×1 PNG (generated for this crate).
 pub const PNG_BASE64: &str =
@@ -44,6 +60,37 @@ pub const WAV_BASE64: &str =
 const LOGGER: &str = "mcp-conformance-server";
 const TEMPLATE_PREFIX: &str = "test://template/";
 const TEMPLATE_SUFFIX: &str = "/data";
+
+/// Which protocol revisions the server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Era {
+    /// 2025-11-25 and older over `initialize`, and 2026-07-28 over `server/discover`.
+    Modern,
+    /// 2025-11-25 and older only: `server/discover` is -32601 (method not found).
+    Legacy,
+}
+
+/// State every handler shares: stateless HTTP builds a handler per request, and a trigger
+/// tool called on one request must reach listen streams opened by others.
+#[derive(Debug)]
+pub struct Shared {
+    era: Era,
+    listeners: Listeners,
+    mrtr: Mrtr,
+    tasks: Tasks,
+}
+
+impl Shared {
+    /// Fails only if the `requestState` signing key cannot be set up.
+    pub fn new(era: Era) -> Result<Arc<Self>, String> {
+        Ok(Arc::new(Self {
+            era,
+            listeners: Listeners::default(),
+            mrtr: Mrtr::new()?,
+            tasks: Tasks::default(),
+        }))
+    }
+}
 
 /// Per-session state. Each HTTP session (and the single stdio session) gets its own.
 #[derive(Debug)]
@@ -57,28 +104,50 @@ struct Session {
 #[derive(Debug, Clone)]
 pub struct ConformanceServer {
     session: Arc<Session>,
+    shared: Arc<Shared>,
     /// Present in HTTP mode: lets `test_reconnection` close its own SSE stream.
     reconnect: Option<Arc<Reconnect>>,
 }
 
 impl ConformanceServer {
     /// A fresh session. `reconnect` is `None` in stdio mode.
-    pub fn new(reconnect: Option<Arc<Reconnect>>) -> Self {
+    pub fn new(shared: Arc<Shared>, reconnect: Option<Arc<Reconnect>>) -> Self {
         Self {
             session: Arc::new(Session {
                 subscriptions: Mutex::new(HashSet::new()),
                 log_level: Mutex::new(LoggingLevel::Debug),
             }),
+            shared,
             reconnect,
         }
     }
 
+    /// Whether `ctx` is a 2026-07-28 request to a modern server: only those see the
+    /// 2026-07-28 tools and prompt.
+    fn serves_modern(&self, ctx: &RequestContext<RoleServer>) -> bool {
+        self.shared.era == Era::Modern && is_modern_request(ctx)
+    }
+
+    /// The level below which `notifications/message` stay unsent. A 2026-07-28 request sets it
+    /// in its own `_meta` and gets no log at all without it (SEP-2575); an older session sets
+    /// it with `logging/setLevel`.
+    fn log_threshold(&self, ctx: &RequestContext<RoleServer>) -> Option<LoggingLevel> {
+        if is_modern_request(ctx) {
+            return ctx.meta.log_level();
+        }
+        Some(
+            *self
+                .session
+                .log_level
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
+    }
+
     async fn log(&self, ctx: &RequestContext<RoleServer>, level: LoggingLevel, message: &str) {
-        let threshold = *self
-            .session
-            .log_level
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let Some(threshold) = self.log_threshold(ctx) else {
+            return;
+        };
         if severity(level) < severity(threshold) {
             return;
         }
@@ -120,19 +189,7 @@ impl ConformanceServer {
                 ),
             ]),
             "test_tool_with_logging" => {
-                for (i, message) in [
-                    "Tool execution started",
-                    "Tool processing data",
-                    "Tool execution completed",
-                ]
-                .into_iter()
-                .enumerate()
-                {
-                    if i > 0 {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                    self.log(ctx, LoggingLevel::Info, message).await;
-                }
+                self.log_three(ctx).await;
                 ok(vec![ContentBlock::text(
                     "Tool with logging executed successfully",
                 )])
@@ -283,6 +340,62 @@ impl ConformanceServer {
         Ok(result)
     }
 
+    /// Three info logs, 50 ms apart (subject to [`Self::log_threshold`]).
+    async fn log_three(&self, ctx: &RequestContext<RoleServer>) {
+        for (i, message) in [
+            "Tool execution started",
+            "Tool processing data",
+            "Tool execution completed",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            self.log(ctx, LoggingLevel::Info, message).await;
+        }
+    }
+
+    /// The 2026-07-28 tools that need no client input (SEP-2575 diagnostics); `None` for
+    /// other names.
+    async fn call_modern(
+        &self,
+        name: &str,
+        args: &Map<String, Value>,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Option<CallToolResult> {
+        let text = match name {
+            LOGGING_TOOL => {
+                self.log_three(ctx).await;
+                let level = ctx.meta.log_level().map_or_else(
+                    || "none: no logs sent".to_owned(),
+                    |level| serde_json::to_string(&level).unwrap_or_default(),
+                );
+                format!("Logging tool done; _meta logLevel {level}")
+            }
+            TRIGGER_TOOL_CHANGE => self.announce(Change::Tools).await,
+            TRIGGER_PROMPT_CHANGE => self.announce(Change::Prompts).await,
+            TRIGGER_RESOURCE_CHANGE => self.announce(Change::Resources).await,
+            CUSTOM_HEADER_TOOL => format!(
+                "Region: {}",
+                args.get("region")
+                    .and_then(Value::as_str)
+                    .unwrap_or("(none)")
+            ),
+            _ => return None,
+        };
+        Some(ok(vec![ContentBlock::text(text)]))
+    }
+
+    async fn announce(&self, change: Change) -> String {
+        let reached = self.shared.listeners.announce(change).await;
+        format!(
+            "Announced a {}-list change to {reached} listen stream(s)",
+            change.label()
+        )
+    }
+
     /// `test_sampling`: one `sampling/createMessage` round trip to the client.
     async fn sampling(&self, prompt: &str, ctx: &RequestContext<RoleServer>) -> CallToolResult {
         if ctx.client_capabilities().and_then(|c| c.sampling).is_none() {
@@ -342,7 +455,7 @@ impl ConformanceServer {
 
 impl ServerHandler for ConformanceServer {
     fn get_info(&self) -> ServerConfig {
-        let capabilities = ServerCapabilities::builder()
+        let mut capabilities = ServerCapabilities::builder()
             .enable_logging()
             .enable_completions()
             .enable_prompts()
@@ -353,6 +466,13 @@ impl ServerHandler for ConformanceServer {
             .enable_tools()
             .enable_tool_list_changed()
             .build();
+        if self.shared.era == Era::Modern {
+            // SEP-2663, a 2026-07-28 extension; rmcp gates `tasks/*` on this declaration.
+            capabilities.extensions = ServerCapabilities::builder()
+                .enable_tasks()
+                .build()
+                .extensions;
+        }
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new(
                 "mcp-conformance-server",
@@ -364,21 +484,98 @@ impl ServerHandler for ConformanceServer {
             )
     }
 
-    /// Stay in the 2025-11-25 (initialize) era: dual-era clients fall back to `initialize`,
-    /// where server → client requests (sampling, elicitation) are allowed.
+    /// `initialize` only negotiates 2025-11-25 or older, so the session gets the 2025-11-25
+    /// capabilities: without the 2026-07-28 tasks extension, whose tools it does not list.
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, McpError> {
+        context.peer.set_peer_info(request.clone());
+        let mut result = self.negotiate_initialize(&request)?;
+        result.capabilities.extensions = None;
+        Ok(result)
+    }
+
+    /// Legacy: stay in the 2025-11-25 (initialize) era, so dual-era clients fall back to
+    /// `initialize`, where server → client requests (sampling, elicitation) are allowed.
+    /// Modern: rmcp's answer (every version it knows, this server's capabilities and info).
     async fn discover(
         &self,
         _context: RequestContext<RoleServer>,
     ) -> Result<DiscoverResult, McpError> {
-        Err(McpError::method_not_found::<DiscoverRequestMethod>())
+        match self.shared.era {
+            Era::Legacy => Err(McpError::method_not_found::<DiscoverRequestMethod>()),
+            Era::Modern => Ok(DiscoverResult::from_server_info(
+                self.supported_protocol_versions().into_owned(),
+                self.get_info(),
+            )),
+        }
+    }
+
+    /// Modern only: accept whatever the client asks for; rmcp narrows it to what
+    /// [`Self::get_info`] advertises. `None` leaves `subscriptions/listen` unimplemented.
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        (self.shared.era == Era::Modern).then(|| requested.clone())
+    }
+
+    async fn listen(&self, subscription: SubscriptionContext) -> Result<(), McpError> {
+        self.shared.listeners.listen(subscription).await;
+        Ok(())
     }
 
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(TOOLS.clone()))
+        let tools = if self.serves_modern(&context) {
+            MODERN_TOOLS.clone()
+        } else {
+            TOOLS.clone()
+        };
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    /// rmcp's HTTP layer reads the schema here to check SEP-2243 `Mcp-Param-*` headers.
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        let tools = match self.shared.era {
+            Era::Modern => &*MODERN_TOOLS,
+            Era::Legacy => &*TOOLS,
+        };
+        tools.iter().find(|tool| tool.name == name).cloned()
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        self.shared
+            .tasks
+            .get(&request.task_id)
+            .map(GetTaskResult::new)
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.shared
+            .tasks
+            .update(&request.task_id, request.input_responses)
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.shared.tasks.cancel(&request.task_id)
     }
 
     async fn call_tool(
@@ -386,6 +583,18 @@ impl ServerHandler for ConformanceServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        if self.serves_modern(&context) {
+            if let Some(response) = self.shared.mrtr.call_tool(&request, &context) {
+                return response;
+            }
+            let args = request.arguments.clone().unwrap_or_default();
+            if let Some(result) = self.call_modern(&request.name, &args, &context).await {
+                return Ok(result.into());
+            }
+            if let Some(response) = self.shared.tasks.call_tool(&request, &context).await {
+                return response;
+            }
+        }
         let args = request.arguments.unwrap_or_default();
         self.call(&request.name, &args, &context)
             .await
@@ -493,14 +702,14 @@ impl ServerHandler for ConformanceServer {
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
         let arg = |name: &str, description: &str| {
             PromptArgument::new(name)
                 .with_description(description)
                 .with_required(true)
         };
-        Ok(ListPromptsResult::with_all_items(vec![
+        let mut prompts = vec![
             Prompt::new(
                 "test_simple_prompt",
                 Some("A simple prompt without arguments"),
@@ -528,14 +737,30 @@ impl ServerHandler for ConformanceServer {
                 None,
             )
             .with_title("Prompt With Image"),
-        ]))
+        ];
+        if self.serves_modern(&context) {
+            prompts.push(
+                Prompt::new(
+                    mrtr::PROMPT,
+                    Some("SEP-2322: asks the user for context (InputRequiredResult) first"),
+                    None,
+                )
+                .with_title("Input-Required Prompt"),
+            );
+        }
+        Ok(ListPromptsResult::with_all_items(prompts))
     }
 
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
+        if self.serves_modern(&context)
+            && let Some(response) = self.shared.mrtr.get_prompt(&request, &context)
+        {
+            return response;
+        }
         let args = request.arguments.unwrap_or_default();
         let required = |name: &str| -> Result<String, McpError> {
             args.get(name)
@@ -640,6 +865,68 @@ impl ServerHandler for ConformanceServer {
     }
 }
 
+const LOGGING_TOOL: &str = "test_logging_tool";
+const TRIGGER_TOOL_CHANGE: &str = "test_trigger_tool_change";
+const TRIGGER_PROMPT_CHANGE: &str = "test_trigger_prompt_change";
+const TRIGGER_RESOURCE_CHANGE: &str = "test_trigger_resource_change";
+const CUSTOM_HEADER_TOOL: &str = "test_custom_header";
+
+/// What 2026-07-28 requests see: [`TOOLS`], the SEP-2322 tools and the SEP-2575 diagnostics.
+static MODERN_TOOLS: LazyLock<Vec<Tool>> = LazyLock::new(|| {
+    let diagnostics = [
+        (
+            LOGGING_TOOL,
+            "SEP-2575: logs three messages, only if the request's _meta sets a logLevel",
+        ),
+        (
+            TRIGGER_TOOL_CHANGE,
+            "SEP-2575: announces a tool-list change on every subscriptions/listen stream",
+        ),
+        (
+            TRIGGER_PROMPT_CHANGE,
+            "SEP-2575: announces a prompt-list change on every subscriptions/listen stream",
+        ),
+        (
+            TRIGGER_RESOURCE_CHANGE,
+            "SEP-2575: announces a resource-list change on every subscriptions/listen stream",
+        ),
+    ];
+    let no_args = Arc::new(
+        json!({"type": "object", "properties": {}})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    );
+    let modern = mrtr::TOOLS
+        .iter()
+        .chain(diagnostics.iter())
+        .map(|(name, description)| Tool::new(*name, *description, no_args.clone()));
+    TOOLS
+        .iter()
+        .cloned()
+        .chain(modern)
+        .chain(tasks::tools())
+        .chain(std::iter::once(custom_header_tool()))
+        .collect()
+});
+
+/// SEP-2243: a tool whose `region` argument is mirrored in an `Mcp-Param-Region` HTTP header,
+/// which rmcp checks against the body (and decodes from `=?base64?...?=`).
+fn custom_header_tool() -> Tool {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "region": {"type": "string", "description": "Where to run", "x-mcp-header": "Region"}
+        },
+        "required": ["region"]
+    });
+    Tool::new(
+        CUSTOM_HEADER_TOOL,
+        "SEP-2243: echoes `region`, which clients also send as the Mcp-Param-Region header",
+        Arc::new(schema.as_object().cloned().unwrap_or_default()),
+    )
+}
+
 /// The tool list, built once. `inputSchema`s are raw JSON so 2020-12 keywords survive as written.
 static TOOLS: LazyLock<Vec<Tool>> = LazyLock::new(|| {
     let no_args = json!({"type": "object", "properties": {}});
@@ -667,22 +954,42 @@ static TOOLS: LazyLock<Vec<Tool>> = LazyLock::new(|| {
         {
             "name": "json_schema_2020_12_tool",
             "description": "Tool with JSON Schema 2020-12 features for conformance testing (SEP-1613)",
+            // SEP-1613 ($schema, $defs, additionalProperties) and, since 2026-07-28,
+            // SEP-2106 ($anchor, allOf/anyOf, if/then/else).
             "inputSchema": {
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
                 "type": "object",
                 "$defs": {
                     "address": {
+                        "$anchor": "addressDef",
                         "type": "object",
                         "properties": {"street": {"type": "string"}, "city": {"type": "string"}}
                     }
                 },
-                "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+                "properties": {
+                    "name": {"type": "string"},
+                    "address": {"$ref": "#/$defs/address"},
+                    "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+                    "phone": {"type": "string"},
+                    "email": {"type": "string"}
+                },
+                "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+                "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+                "then": {"required": ["phone"]},
+                "else": {"required": ["email"]},
                 "additionalProperties": false
             }
         }
     ]);
     serde_json::from_value(tools).expect("the built-in tool list is valid")
 });
+
+/// Whether `ctx` carries a 2026-07-28 (or later) request; those use per-request `_meta`
+/// instead of an `initialize` session.
+fn is_modern_request(ctx: &RequestContext<RoleServer>) -> bool {
+    ctx.protocol_version()
+        .is_some_and(|version| version.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
+}
 
 fn ok(content: Vec<ContentBlock>) -> CallToolResult {
     CallToolResult::success(content)
@@ -743,6 +1050,40 @@ mod tests {
         );
         assert!(tool.input_schema["$defs"]["address"].is_object());
         assert_eq!(tool.input_schema["additionalProperties"], false);
+        assert_eq!(
+            tool.input_schema["$defs"]["address"]["$anchor"],
+            "addressDef"
+        );
+        assert!(tool.input_schema["allOf"][0]["anyOf"].is_array());
+        for keyword in ["if", "then", "else"] {
+            assert!(tool.input_schema[keyword].is_object(), "{keyword}");
+        }
+    }
+
+    #[test]
+    fn modern_tools_add_to_the_legacy_ones() {
+        let names: Vec<&str> = MODERN_TOOLS.iter().map(|t| t.name.as_ref()).collect();
+        for tool in TOOLS.iter() {
+            assert!(names.contains(&tool.name.as_ref()), "{}", tool.name);
+        }
+        for name in [
+            mrtr::ELICITATION,
+            LOGGING_TOOL,
+            TRIGGER_TOOL_CHANGE,
+            "slow_compute",
+        ] {
+            assert!(names.contains(&name), "{name}");
+        }
+        let unique: HashSet<&str> = names.iter().copied().collect();
+        assert_eq!(unique.len(), names.len(), "duplicate tool names");
+        let header = MODERN_TOOLS
+            .iter()
+            .find(|t| t.name == CUSTOM_HEADER_TOOL)
+            .expect("listed");
+        assert_eq!(
+            header.input_schema["properties"]["region"]["x-mcp-header"],
+            "Region"
+        );
     }
 
     #[test]

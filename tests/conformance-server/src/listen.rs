@@ -1,0 +1,96 @@
+//! SEP-2575 `subscriptions/listen`: the open listen streams, so a trigger tool called on one
+//! request can announce a list change on every other client's stream.
+//!
+//! In stateless HTTP every request gets a fresh handler, so the streams live here, in state
+//! shared by all handlers, not in a handler.
+
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicU64, Ordering},
+};
+
+use rmcp::service::{SubscriptionContext, SubscriptionSendError, SubscriptionSink};
+
+/// A list whose change a trigger tool announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Tools,
+    Prompts,
+    Resources,
+}
+
+impl Change {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Tools => "tool",
+            Self::Prompts => "prompt",
+            Self::Resources => "resource",
+        }
+    }
+}
+
+/// Every open `subscriptions/listen` stream, by a local id.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    sinks: Arc<Mutex<Vec<(u64, SubscriptionSink)>>>,
+    next_id: AtomicU64,
+}
+
+/// Removes its stream from [`Listeners`] when the listen call ends, however it ends (rmcp may
+/// drop the handler future when the client goes away).
+struct Registration {
+    sinks: Arc<Mutex<Vec<(u64, SubscriptionSink)>>>,
+    id: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        lock(&self.sinks).retain(|(id, _)| *id != self.id);
+    }
+}
+
+impl Listeners {
+    /// Serve one listen stream: register its sink, then wait for the client to cancel it.
+    /// rmcp has already sent the acknowledgement, and filters what the sink lets through.
+    pub async fn listen(&self, subscription: SubscriptionContext) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        lock(&self.sinks).push((id, subscription.sink().clone()));
+        let _registration = Registration {
+            sinks: self.sinks.clone(),
+            id,
+        };
+        subscription.cancelled().await;
+    }
+
+    /// Send a list-changed notification to every stream that asked for it; returns how many
+    /// streams it reached.
+    pub async fn announce(&self, change: Change) -> usize {
+        // Clone the sinks out, so the lock is not held across the sends.
+        let sinks: Vec<SubscriptionSink> = lock(&self.sinks)
+            .iter()
+            .map(|(_, sink)| sink.clone())
+            .collect();
+        let mut reached = 0;
+        for sink in sinks {
+            let sent = match change {
+                Change::Tools => sink.notify_tool_list_changed().await,
+                Change::Prompts => sink.notify_prompt_list_changed().await,
+                Change::Resources => sink.notify_resource_list_changed().await,
+            };
+            match sent {
+                Ok(()) => reached += 1,
+                // The stream's filter excludes this change, or the stream just closed.
+                Err(
+                    SubscriptionSendError::NotificationNotAccepted(_)
+                    | SubscriptionSendError::SubscriptionClosed,
+                ) => {}
+                Err(error) => tracing::warn!(%error, "could not notify a listen stream"),
+            }
+        }
+        reached
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}

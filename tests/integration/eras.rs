@@ -1,0 +1,279 @@
+//! Both protocol eras, both ways: a stateless (2026-07-28) host, an rmcp client in the
+//! `server/discover` lifecycle, driving the orchestrator over stdio, with one child in each era
+//! (the conformance scenario server, modern by default, legacy-only with `--legacy`). The
+//! handshake-era host's cells run with the official Python SDK (`tests/peers/python_eras.py`).
+//!
+//! - modern host, modern child: the child's `InputRequiredResult` reaches the host, whose retry
+//!   (with `inputResponses` and the echoed `requestState`) reaches the child;
+//! - modern host, legacy child: the child's `elicitation/create` mid-call becomes an
+//!   `InputRequiredResult` to the host, and the host's retry answers the child's waiting request.
+
+#![expect(
+    deprecated,
+    reason = "sampling and roots are deprecated by SEP-2577 but hosts still answer them"
+)]
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::OnceLock,
+    time::Duration,
+};
+
+use rmcp::{
+    ClientHandler, ErrorData, RoleClient,
+    model::{
+        CallToolRequestParams, ClientCapabilities, ClientConfig, CreateMessageRequestParams,
+        CreateMessageResult, ElicitRequestParams, ElicitResult, ListRootsResult, ProtocolVersion,
+    },
+    service::{ClientLifecycleMode, ClientServiceExt as _, RequestContext, RunningService},
+    transport::async_rw::AsyncRwTransport,
+};
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+/// The conformance scenario server, built once per run.
+pub fn conformance_bin() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let target = orchestrator_bin().parent().expect("target dir").to_owned();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "mcp-conformance-server"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build for the conformance server");
+        assert!(status.success(), "building mcp-conformance-server failed");
+        target.join("mcp-conformance-server")
+    })
+    .clone()
+}
+
+/// One child in each era.
+pub fn mixed_config() -> TempConfig {
+    write_config(&json!({
+        "servers": {
+            "modern": {"command": conformance_bin()},
+            "legacy": {"command": conformance_bin(), "args": ["--legacy"]},
+        },
+        "orchestrator": fast_settings(),
+    }))
+}
+
+/// A stateless host that answers every input request: elicitation with a name (and the fields
+/// the legacy scenario asks for), sampling with a fixed text, roots with one root.
+#[derive(Clone, Default)]
+struct ModernHost;
+
+impl ClientHandler for ModernHost {
+    fn get_info(&self) -> ClientConfig {
+        let capabilities = ClientCapabilities::builder()
+            .enable_elicitation()
+            .enable_sampling()
+            .enable_roots()
+            .build();
+        ClientConfig::new(
+            capabilities,
+            rmcp::model::Implementation::new("modern-host", "0"),
+        )
+    }
+
+    async fn create_elicitation(
+        &self,
+        _req: ElicitRequestParams,
+        _cx: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        Ok(serde_json::from_value(json!({
+            "action": "accept",
+            "content": {"name": "Alice", "username": "alice", "email": "alice@example.com"}
+        }))
+        .expect("an elicit result"))
+    }
+
+    async fn create_message(
+        &self,
+        _req: CreateMessageRequestParams,
+        _cx: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        Ok(serde_json::from_value(json!({
+            "role": "assistant",
+            "content": {"type": "text", "text": "sampled by the host"},
+            "model": "test-model"
+        }))
+        .expect("a sampling result"))
+    }
+
+    async fn list_roots(
+        &self,
+        _cx: RequestContext<RoleClient>,
+    ) -> Result<ListRootsResult, ErrorData> {
+        Ok(
+            serde_json::from_value(json!({"roots": [{"uri": "file:///work", "name": "work"}]}))
+                .expect("a roots result"),
+        )
+    }
+}
+
+struct Modern {
+    client: RunningService<RoleClient, ModernHost>,
+    process: tokio::process::Child,
+}
+
+impl Modern {
+    async fn start(config: &Path) -> Self {
+        let mut process = serve_command(config, &[])
+            .spawn()
+            .expect("spawn mcp-orchestrator serve");
+        let transport = AsyncRwTransport::new_client(
+            process.stdout.take().unwrap(),
+            process.stdin.take().unwrap(),
+        );
+        let lifecycle = ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        };
+        let client = tokio::time::timeout(
+            Duration::from_secs(20),
+            ModernHost.serve_with_lifecycle(transport, lifecycle),
+        )
+        .await
+        .expect("discover within 20 s")
+        .expect("discover");
+        Self { client, process }
+    }
+
+    /// Calls `name`; rmcp's client answers each round of input through [`ModernHost`].
+    async fn call_text(&self, name: &str, args: Value) -> String {
+        let mut params = CallToolRequestParams::new(name.to_owned());
+        if let Value::Object(map) = args {
+            params = params.with_arguments(map);
+        }
+        let r = tokio::time::timeout(Duration::from_secs(20), self.client.call_tool(params))
+            .await
+            .unwrap_or_else(|_| panic!("{name} answered within 20 s"))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_ne!(r.is_error, Some(true), "{name}: {r:?}");
+        r.content[0].as_text().expect("text").text.clone()
+    }
+
+    async fn wait_tools(&self, wanted: &[&str]) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let names: Vec<String> = self
+                .client
+                .list_all_tools()
+                .await
+                .expect("tools/list")
+                .into_iter()
+                .map(|t| t.name.to_string())
+                .collect();
+            if wanted.iter().all(|w| names.iter().any(|n| n == w)) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "tools {wanted:?} never listed: {names:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_modern_host_uses_modern_and_legacy_children_with_input_requests() {
+    let cfg = mixed_config();
+    let host = Modern::start(&cfg.path).await;
+    let info = host.client.peer_info().expect("discover result");
+    assert_eq!(info.protocol_version, ProtocolVersion::V_2026_07_28);
+    host.wait_tools(&[
+        "modern__test_input_required_result_elicitation",
+        "legacy__test_elicitation",
+    ])
+    .await;
+
+    // Modern host, modern child: the input request passes through, and so does the retry.
+    assert_eq!(
+        host.call_text("modern__test_input_required_result_elicitation", json!({}))
+            .await,
+        "Hello, Alice!"
+    );
+    let multi = host
+        .call_text(
+            "modern__test_input_required_result_multiple_inputs",
+            json!({}),
+        )
+        .await;
+    assert!(
+        multi.contains("Alice") && multi.contains("sampled by the host"),
+        "{multi}"
+    );
+    // Sealed child state survives the orchestrator's wrapping, round after round.
+    let rounds = host
+        .call_text("modern__test_input_required_result_multi_round", json!({}))
+        .await;
+    assert!(rounds.contains("Alice"), "{rounds}");
+
+    // Modern host, legacy child: the child's elicitation/create mid-call is turned into an
+    // input request, and the answer reaches the child's waiting request.
+    let legacy = host
+        .call_text(
+            "legacy__test_elicitation",
+            json!({"message": "Who are you?"}),
+        )
+        .await;
+    assert!(
+        legacy.contains("action=accept") && legacy.contains("alice@example.com"),
+        "{legacy}"
+    );
+    let sampled = host
+        .call_text("legacy__test_sampling", json!({"prompt": "Say hi"}))
+        .await;
+    assert!(sampled.contains("sampled by the host"), "{sampled}");
+
+    // A plain call of the legacy child (the eras in `status` are checked by the Python host).
+    let plain = host.call_text("legacy__test_simple_text", json!({})).await;
+    assert!(!plain.is_empty());
+    drop(host.client);
+    let mut process = host.process;
+    let _ = tokio::time::timeout(Duration::from_secs(10), process.wait()).await;
+    let _ = process.kill().await;
+}
+
+#[test]
+fn a_legacy_host_uses_modern_and_legacy_children_with_real_requests() {
+    let Some(python) = python_peer() else {
+        return;
+    };
+    let cfg = mixed_config();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/python_eras.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(orchestrator_bin())
+        .arg(&cfg.path)
+        .output()
+        .expect("run the python host");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "python host failed:\n{stdout}\n{stderr}"
+    );
+}
+
+/// The official Python SDK from the test peers, or `None` (skip) when not installed and not
+/// required.
+fn python_peer() -> Option<PathBuf> {
+    let python = std::env::var_os("MCP_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache"))
+        .join("peers/venv/bin/python");
+    if python.exists() {
+        return Some(python);
+    }
+    assert!(
+        std::env::var("MCP_REQUIRE_PEERS").as_deref() != Ok("1"),
+        "the Python SDK is missing: run scripts/setup-mcp-peers.sh"
+    );
+    eprintln!("skipping: the Python SDK is not installed (run scripts/setup-mcp-peers.sh)");
+    None
+}
