@@ -16,7 +16,10 @@
 #                           the base image from Debian packages since no image registry is
 #                           reachable, and curl, its HTTP client. As root, podman needs nothing
 #                           else (native overlay storage, netavark networking); the rootless
-#                           helpers come along as podman's recommendations.
+#                           helpers come along as podman's recommendations. HAProxy (Debian's
+#                           `haproxy`) is the load balancer the fleet tests put in front of two
+#                           replicas (tests/integration/fleet.rs runs its own instance from
+#                           deploy/haproxy/haproxy.cfg; the package's service is not used).
 #
 # Whether a package is installed is asked of the package manager (`dpkg -s NAME`), never guessed
 # from files: a glob for libclang once matched libclang-cpp.so, a different library, and every new
@@ -32,7 +35,7 @@ profile="${1:-test}"
 case "$profile" in
   build) packages=(build-essential) ; commands=() ;;
   test)
-    packages=(build-essential cmake libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl)
+    packages=(build-essential cmake libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl haproxy)
     # command:package pairs: the command satisfies the need when it runs, else the package.
     commands=(python3:python3 python3:python3-venv pip3:python3-pip node:nodejs npm:npm)
     ;;

@@ -5,10 +5,12 @@
 //! - [`child`]: the implementation that sends calls to the supervised children (admission,
 //!   timeouts, cancellation, progress, metrics, the audit line).
 //! - [`input`]: input a child asks for mid-call, across the protocol eras.
+//! - [`tasks`]: children's tasks, passed to hosts that poll and followed for those that cannot.
 
 pub mod child;
 pub mod input;
 mod parked;
+pub mod tasks;
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 

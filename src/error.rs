@@ -123,8 +123,11 @@ pub enum RouteError {
     )]
     MissingCapability {
         server: String,
-        /// `elicitation`, `sampling` or `roots`.
+        /// What it is called in the message: `elicitation`, `sampling`, `roots`, an extension.
         capability: String,
+        /// The `ClientCapabilities` object naming what is missing (the error's
+        /// `requiredCapabilities`).
+        required: serde_json::Value,
     },
     /// A host's retry named input state the orchestrator does not hold (expired or from another
     /// replica).
@@ -251,10 +254,12 @@ impl RouteError {
             Self::InvalidParams(_) | Self::StaleInput(_) => {
                 ErrorData::invalid_params(message, None)
             }
-            Self::MissingCapability { server, capability } => ErrorData::new(
+            Self::MissingCapability {
+                server, required, ..
+            } => ErrorData::new(
                 ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
                 message,
-                Some(json!({"server": server, "requiredCapabilities": {capability.as_str(): {}}})),
+                Some(json!({"server": server, "requiredCapabilities": required})),
             ),
         }
     }

@@ -17,6 +17,8 @@ use rmcp::{
 };
 use tokio::sync::{Notify, mpsc, oneshot};
 
+use crate::era::Era;
+
 /// Key of a forwarded progress stream: the child and the token rmcp put on our request to it.
 type ProgressKey = (Arc<str>, ProgressToken);
 
@@ -55,6 +57,13 @@ impl ProgressSink {
             }
         }
     }
+}
+
+/// The ids of declared extensions.
+pub fn extension_ids(extensions: Option<&rmcp::model::ExtensionCapabilities>) -> Vec<String> {
+    extensions
+        .map(|e| e.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 /// A change every host hears of: legacy sessions as a notification, modern hosts on their
@@ -106,6 +115,16 @@ impl Drop for AskRoute {
     }
 }
 
+/// How long a stateless host stays in `status` after its last request.
+const HOST_SEEN_FOR: Duration = Duration::from_secs(600);
+
+/// A stateless host, as last seen.
+struct SeenHost {
+    protocol_version: String,
+    extensions: Vec<String>,
+    at: std::time::Instant,
+}
+
 /// Shared between the host-facing server and every child connection.
 #[derive(Default)]
 pub struct Hub {
@@ -122,6 +141,8 @@ pub struct Hub {
     surface_dirty: Notify,
     asks: Mutex<AskRoutes>,
     next_ask_route: std::sync::atomic::AtomicU64,
+    /// Stateless hosts by client name and version: they hold no connection to list.
+    modern_hosts: Mutex<HashMap<String, SeenHost>>,
 }
 
 impl Hub {
@@ -162,6 +183,54 @@ impl Hub {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .len()
+    }
+
+    /// Notes a request of a stateless host (for `status`).
+    pub fn saw_modern_host(&self, client: String, protocol_version: &str, extensions: Vec<String>) {
+        let mut hosts = self.modern_hosts.lock().unwrap_or_else(|p| p.into_inner());
+        hosts.retain(|_, h| h.at.elapsed() < HOST_SEEN_FOR);
+        hosts.insert(
+            client,
+            SeenHost {
+                protocol_version: protocol_version.to_owned(),
+                extensions,
+                at: std::time::Instant::now(),
+            },
+        );
+    }
+
+    /// The hosts for `status`: each connected session, then each stateless host seen lately.
+    pub fn host_reports(&self) -> Vec<crate::report::HostReport> {
+        let mut out: Vec<_> = self
+            .hosts()
+            .iter()
+            .filter_map(|peer| peer.peer_info())
+            .map(|info| crate::report::HostReport {
+                era: Era::of(&info.protocol_version).to_string(),
+                client: format!("{} {}", info.client_info.name, info.client_info.version),
+                protocol_version: info.protocol_version.to_string(),
+                extensions: extension_ids(info.capabilities.extensions.as_ref()),
+                last_seen_s: None,
+                listen_streams: None,
+            })
+            .collect();
+        let listeners = self.listeners();
+        let hosts = self.modern_hosts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut modern: Vec<_> = hosts
+            .iter()
+            .filter(|(_, h)| h.at.elapsed() < HOST_SEEN_FOR)
+            .map(|(client, h)| crate::report::HostReport {
+                era: Era::Modern.to_string(),
+                client: client.clone(),
+                protocol_version: h.protocol_version.clone(),
+                extensions: h.extensions.clone(),
+                last_seen_s: Some((h.at.elapsed().as_secs_f64() * 10.0).round() / 10.0),
+                listen_streams: Some(listeners),
+            })
+            .collect();
+        modern.sort_by(|a, b| a.client.cmp(&b.client));
+        out.extend(modern);
+        out
     }
 
     /// Tells every host of `change`: each legacy session by notification, each listen stream if

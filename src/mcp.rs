@@ -26,6 +26,7 @@ use tokio::time::Instant;
 use tracing::Instrument as _;
 
 mod artifacts;
+mod skills;
 mod tasks;
 
 use crate::{
@@ -34,6 +35,7 @@ use crate::{
         CallContext, Caller,
         child::{ChildDispatcher, unexpected},
         input::{HostCall, InputRound},
+        tasks::ChildTask,
     },
     era::Era,
     error::{ItemKind, RouteError},
@@ -145,7 +147,7 @@ impl OrchestratorServer {
             started,
             caller: self.caller,
             trace: TraceContext::from_meta(&cx.meta),
-            host: Some(host_call(cx)),
+            host: Some(host_call(cx, self.registry().hub())),
             input: InputRound::default(),
         }
     }
@@ -206,39 +208,54 @@ fn mark_complete(result: &mut ServerResult) {
 }
 
 /// Who made a host request, in which era, and what it can answer.
-fn host_call(cx: &RequestContext<RoleServer>) -> HostCall {
+fn host_call(cx: &RequestContext<RoleServer>, hub: &crate::hub::Hub) -> HostCall {
+    let era = cx.protocol_version().map_or(Era::Legacy, |v| Era::of(&v));
+    let capabilities = cx.client_capabilities();
+    if era == Era::Modern {
+        let client = cx.client_info().map_or_else(
+            || "unnamed client".to_owned(),
+            |i| format!("{} {}", i.name, i.version),
+        );
+        let version = cx
+            .protocol_version()
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        let extensions =
+            crate::hub::extension_ids(capabilities.as_ref().and_then(|c| c.extensions.as_ref()));
+        hub.saw_modern_host(client, &version, extensions);
+    }
     HostCall {
-        era: cx.protocol_version().map_or(Era::Legacy, |v| Era::of(&v)),
+        era,
         peer: cx.peer.clone(),
-        capabilities: cx.client_capabilities(),
+        capabilities,
         log_level: cx.meta.log_level(),
     }
 }
 
 impl ServerHandler for OrchestratorServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_logging()
-                .enable_completions()
-                .enable_prompts()
-                .enable_prompts_list_changed()
-                .enable_resources()
-                .enable_resources_subscribe()
-                .enable_resources_list_changed()
-                .enable_tools()
-                .enable_tool_list_changed()
-                .enable_tasks()
-                .build(),
-        )
-        .with_server_info(Implementation::new(
-            "mcp-orchestrator",
-            env!("CARGO_PKG_VERSION"),
-        ))
-        .with_instructions(
-            "Tools of several MCP servers, each named <server>__<tool>. \
+        let mut capabilities = ServerCapabilities::builder()
+            .enable_logging()
+            .enable_completions()
+            .enable_prompts()
+            .enable_prompts_list_changed()
+            .enable_resources()
+            .enable_resources_subscribe()
+            .enable_resources_list_changed()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .enable_tasks()
+            .build();
+        skills::declare(&mut capabilities, self.registry());
+        ServerConfig::new(capabilities)
+            .with_server_info(Implementation::new(
+                "mcp-orchestrator",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(
+                "Tools of several MCP servers, each named <server>__<tool>. \
              orchestrator_status shows which servers are up and why others are not.",
-        )
+            )
     }
 
     /// Modern hosts' `subscriptions/listen`: every list the surface has, and updates of any
@@ -360,24 +377,39 @@ impl ServerHandler for OrchestratorServer {
     async fn get_task(
         &self,
         req: GetTaskParams,
-        _cx: RequestContext<RoleServer>,
+        cx: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, McpError> {
+        if let Some(task) = ChildTask::parse(&req.task_id) {
+            let call = self.call_context(&cx, Instant::now());
+            return Ok(self.services.children.task_get(&task, &call).await?);
+        }
         tasks::get(&self.services.jobs, &req.task_id).await
     }
 
     async fn update_task(
         &self,
         req: UpdateTaskParams,
-        _cx: RequestContext<RoleServer>,
+        cx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        if let Some(task) = ChildTask::parse(&req.task_id) {
+            let call = self.call_context(&cx, Instant::now());
+            let children = &self.services.children;
+            return Ok(children
+                .task_update(&task, req.input_responses, &call)
+                .await?);
+        }
         tasks::update(&self.services.jobs, &req.task_id).await
     }
 
     async fn cancel_task(
         &self,
         req: CancelTaskParams,
-        _cx: RequestContext<RoleServer>,
+        cx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        if let Some(task) = ChildTask::parse(&req.task_id) {
+            let call = self.call_context(&cx, Instant::now());
+            return Ok(self.services.children.task_cancel(&task, &call).await?);
+        }
         tasks::cancel(&self.services.jobs, &req.task_id).await
     }
 
@@ -578,5 +610,35 @@ impl ServerHandler for OrchestratorServer {
             }
         }
         Ok(())
+    }
+
+    /// SEP-2640 `skills/list`: every running child's skills, in config order of servers, then
+    /// each child's own order.
+    async fn list_skills(
+        &self,
+        _req: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListSkillsResult, McpError> {
+        Ok(rmcp::model::ListSkillsResult::with_all_items(
+            self.current_surface().await.skills.clone(),
+        ))
+    }
+
+    /// SEP-2640 `skills/get`, routed by the skill's URI to the child serving it.
+    async fn get_skill(
+        &self,
+        req: rmcp::model::GetSkillRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetSkillResult, McpError> {
+        skills::get(self, req, cx).await
+    }
+
+    /// SEP-2640 `resources/directory/read` of a skill directory.
+    async fn read_resource_directory(
+        &self,
+        req: rmcp::model::ReadResourceDirectoryRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceDirectoryResult, McpError> {
+        skills::read_directory(self, req, cx).await
     }
 }

@@ -47,6 +47,12 @@ pub enum ServerState {
 }
 
 impl ServerState {
+    /// Whether a server in this state keeps its last good catalogue on the surface: it is
+    /// coming back (starting again, or waiting out a restart backoff).
+    pub fn keeps_catalogue(self) -> bool {
+        matches!(self, Self::Starting | Self::Restarting)
+    }
+
     /// Every state, in declaration order.
     pub const ALL: &'static [ServerState] = &[
         Self::Starting,
@@ -217,6 +223,30 @@ pub struct StatusReport {
     /// Alerts pending, firing or held back by their cooldown.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<AlertReport>,
+    /// The hosts using this orchestrator: handshake-era sessions connected now, and stateless
+    /// (2026-07-28) clients seen recently, with their era and extensions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostReport>,
+}
+
+/// One host as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostReport {
+    /// `legacy` (an `initialize` session) or `modern` (stateless requests).
+    pub era: String,
+    /// The client's name and version, as it gave them.
+    pub client: String,
+    /// The protocol version it uses.
+    pub protocol_version: String,
+    /// Protocol extensions it declared (`io.modelcontextprotocol/tasks`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<String>,
+    /// Seconds since its last request (stateless hosts; a session is connected now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen_s: Option<f64>,
+    /// Its open `subscriptions/listen` streams (stateless hosts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen_streams: Option<usize>,
 }
 
 /// One server's line in the report.
@@ -378,6 +408,20 @@ impl StatusReport {
         }
         if let Some(j) = &self.jobs {
             out.push_str(&j.to_text());
+        }
+        if !self.hosts.is_empty() {
+            out.push_str("\nhosts:\n");
+            for h in &self.hosts {
+                let extensions = if h.extensions.is_empty() {
+                    String::new()
+                } else {
+                    format!(", extensions: {}", h.extensions.join(", "))
+                };
+                out.push_str(&format!(
+                    "  {} ({} {}{extensions})\n",
+                    h.client, h.era, h.protocol_version
+                ));
+            }
         }
         out
     }

@@ -2,6 +2,7 @@
 //! call under `max_in_flight`, apply the timeout, map progress, pass a cancellation on, record
 //! metrics and the audit line.
 
+mod task_calls;
 use std::{sync::Arc, time::Duration};
 
 use rmcp::model::GetMeta as _;
@@ -20,6 +21,7 @@ use super::{
     BoxFuture, CallContext, CallOutcome, CallRequest, Catalog, ServerView, ToolCaller, ToolRef,
     input::{self, InputRound},
     parked::{Detached, Parked},
+    tasks,
 };
 use crate::{
     era::Era,
@@ -106,6 +108,17 @@ impl ChildDispatcher {
                 .send_once(server, attempt, method, cx, timeout, span)
                 .await
                 .map_err(|e| input::name_missing_capability(server, e))?;
+            if let ServerResult::CreateTaskResult(created) = result {
+                if tasks::caller_polls(cx) {
+                    let mut created = created;
+                    created.task = tasks::for_host(server, created.task);
+                    return Ok(ServerResult::CreateTaskResult(created));
+                }
+                let limit = self.call_timeout(server, timeout) * MAX_TOTAL_FACTOR;
+                // Boxed: following polls through `request`, which leads back here.
+                let follow = self.follow_task(server, created.task, cx, limit);
+                return Box::pin(follow).await;
+            }
             let ServerResult::InputRequiredResult(mut asked) = result else {
                 return Ok(result);
             };
@@ -134,6 +147,14 @@ impl ChildDispatcher {
                 input::MAX_ROUNDS
             ),
         })
+    }
+
+    /// The per-call timeout toward `server`: the caller's, else the server's own, else the
+    /// default.
+    fn call_timeout(&self, server: &str, timeout: Option<Duration>) -> Duration {
+        timeout
+            .or_else(|| self.registry.child(server).and_then(|c| c.spec().timeout))
+            .unwrap_or(self.registry.config().settings.default_timeout)
     }
 
     /// Starts `request` on a task of its own, with its own cancellation, so that it outlives

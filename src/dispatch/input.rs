@@ -114,17 +114,24 @@ pub fn put_round(request: &mut ClientRequest, round: InputRound) {
 }
 
 /// The per-request `_meta` a modern child is sent on behalf of `host`: the host's capabilities
-/// (none for a call no host can answer for: a workflow step, a job) and log level.
+/// (none for a call no host can answer for: a workflow step, a job) and log level. A caller that
+/// cannot declare the tasks extension (a handshake-era host, a workflow step, a job) is declared
+/// to have it: the orchestrator polls such a task for it. A stateless host speaks for itself.
 pub fn child_meta(host: Option<&HostCall>) -> RequestMetaObject {
     let mut meta = RequestMetaObject::new();
-    match host {
-        Some(host) => {
-            meta.set_client_capabilities(host.capabilities.clone().unwrap_or_default());
-            if let Some(level) = host.log_level {
-                meta.set_log_level(level);
-            }
-        }
-        None => meta.set_client_capabilities(ClientCapabilities::default()),
+    let mut capabilities = host
+        .and_then(|h| h.capabilities.clone())
+        .unwrap_or_default();
+    if host.is_none_or(|h| h.era == Era::Legacy) {
+        capabilities
+            .extensions
+            .get_or_insert_with(Default::default)
+            .entry(rmcp::model::TASKS_EXTENSION_ID.to_owned())
+            .or_default();
+    }
+    meta.set_client_capabilities(capabilities);
+    if let Some(level) = host.and_then(|h| h.log_level) {
+        meta.set_log_level(level);
     }
     meta
 }
@@ -159,6 +166,7 @@ pub async fn fulfil(
             return Err(RouteError::MissingCapability {
                 server: server.to_owned(),
                 capability: capability.to_owned(),
+                required: serde_json::json!({ capability: {} }),
             });
         }
         let answer = host.peer.send_request(request).await.map_err(|e| match e {
@@ -186,19 +194,26 @@ pub fn name_missing_capability(server: &str, error: RouteError) -> RouteError {
     if e.code != rmcp::model::ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY {
         return error;
     }
-    let named = e
-        .data
-        .as_ref()
-        .and_then(|d| d.get("requiredCapabilities"))
-        .and_then(|c| c.as_object())
-        .map(|c| c.keys().cloned().collect::<Vec<_>>().join(", "))
-        .filter(|names| !names.is_empty());
-    match named {
-        Some(capability) => RouteError::MissingCapability {
-            server: server.to_owned(),
-            capability,
-        },
-        None => error,
+    let Some(required) = e.data.as_ref().and_then(|d| d.get("requiredCapabilities")) else {
+        return error;
+    };
+    // Extensions are named by their ids, the rest by their keys.
+    let names: Vec<String> = required
+        .as_object()
+        .into_iter()
+        .flatten()
+        .flat_map(|(key, value)| match (key.as_str(), value.as_object()) {
+            ("extensions", Some(ids)) if !ids.is_empty() => ids.keys().cloned().collect(),
+            _ => vec![key.clone()],
+        })
+        .collect();
+    if names.is_empty() {
+        return error;
+    }
+    RouteError::MissingCapability {
+        server: server.to_owned(),
+        capability: names.join(", "),
+        required: required.clone(),
     }
 }
 
@@ -257,6 +272,19 @@ mod tests {
             "{named}"
         );
         assert_eq!(named.to_error_data().code.0, -32021);
+        let tasks = RouteError::Child(rmcp::ErrorData::missing_required_client_capability(
+            ClientCapabilities::builder().enable_tasks().build(),
+        ));
+        let named = name_missing_capability("srv", tasks);
+        assert!(
+            named.to_string().contains("io.modelcontextprotocol/tasks"),
+            "{named}"
+        );
+        let data = named.to_error_data().data.unwrap();
+        assert!(
+            data["requiredCapabilities"]["extensions"]["io.modelcontextprotocol/tasks"].is_object(),
+            "{data}"
+        );
         let other = RouteError::InvalidParams("x".into());
         assert_eq!(
             name_missing_capability("srv", other).kind(),

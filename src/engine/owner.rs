@@ -1,6 +1,8 @@
-//! Who holds a lease: `host/pid/start`. A holder on this host whose process is gone has dead
-//! leases that may be taken at once; holders on other hosts are waited out (their leases expire),
-//! since their processes cannot be asked.
+//! Who holds a lease: `host/pid/start`, where `host` is the host name and the pid namespace
+//! (`name@<inode of /proc/self/ns/pid>`). A holder in this host and pid namespace whose process is
+//! gone has dead leases that may be taken at once; any other holder is waited out (its leases
+//! expire), since its processes cannot be asked. The namespace matters: two containers given the
+//! same host name see each other's pids as missing, and must not take each other's work.
 
 use std::{
     collections::HashSet,
@@ -24,10 +26,7 @@ impl Owner {
     /// This process, started at `now_ms` (which tells it apart from an earlier process that had
     /// the same pid).
     pub fn this_process(now_ms: i64) -> Self {
-        let host = nix::unistd::gethostname()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| "localhost".into())
-            .replace('/', "_");
+        let host = this_host();
         let pid = std::process::id();
         let id = format!("{host}/{pid}/{now_ms}.{:08x}", fastrand::u32(..));
         LIVE.lock().expect("poisoned").insert(id.clone());
@@ -73,6 +72,36 @@ impl Owner {
     }
 }
 
+/// This host and pid namespace, as lease holder ids name them.
+pub fn this_host() -> String {
+    let name = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "localhost".into())
+        .replace('/', "_");
+    format!("{name}@{}", pid_namespace())
+}
+
+/// This process's pid namespace: the inode `/proc/self/ns/pid` links to. Where it cannot be
+/// read, a random one, so that no other process is ever judged by our view of pids.
+fn pid_namespace() -> String {
+    static NAMESPACE: LazyLock<String> = LazyLock::new(read_pid_namespace);
+    NAMESPACE.clone()
+}
+
+fn read_pid_namespace() -> String {
+    std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .map(|target| {
+            target
+                .to_string_lossy()
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect::<String>()
+        })
+        .filter(|inode| !inode.is_empty())
+        .unwrap_or_else(|| format!("unknown-{:016x}", fastrand::u64(..)))
+}
+
 impl Drop for Owner {
     fn drop(&mut self) {
         LIVE.lock().expect("poisoned").remove(&self.id);
@@ -101,6 +130,11 @@ mod tests {
             "no such pid on this host"
         );
         assert!(!me.is_dead(&format!("other-host/{}/5", i32::MAX - 7)));
+        // Same host name, another pid namespace (a container named like us): not ours to judge.
+        let name = me.host.split('@').next().unwrap();
+        assert!(me.host.contains('@'), "{}", me.host);
+        assert!(!me.is_dead(&format!("{name}@1/{}/5", i32::MAX - 7)));
+        assert!(!me.is_dead(&format!("{name}/{}/5", i32::MAX - 7)));
         assert!(!me.is_dead("garbage"));
         // pid 1 exists (and is not ours).
         assert!(!me.is_dead(&format!("{}/1/5", me.host)));

@@ -685,10 +685,7 @@ steps:
 async fn crashed_run(store: &Store, def: &crate::workflow::Definition) -> String {
     let id = super::enqueue(store, def, &json!({}), 0, 1).await.unwrap();
     // A holder on this host whose pid does not exist.
-    let host = nix::unistd::gethostname()
-        .unwrap()
-        .to_string_lossy()
-        .replace('/', "_");
+    let host = super::owner::this_host();
     let dead = format!("{host}/{}/1", i32::MAX - 3);
     let lease: Lease = store
         .claim(&id, &dead, 1, 60_000_000_000_000, &[])

@@ -116,6 +116,9 @@ impl ClientHandler for ChildClient {
                 .enable_sampling()
                 .enable_roots()
                 .enable_roots_list_changed()
+                // A child's task is passed to a host that polls, and followed for one that
+                // cannot (`dispatch::tasks`).
+                .enable_tasks()
                 .build(),
             Implementation::new("mcp-orchestrator", env!("CARGO_PKG_VERSION")),
         )

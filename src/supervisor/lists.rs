@@ -1,4 +1,4 @@
-//! A child's tools, prompts and resources, fetched after `initialize` and after every
+//! A child's tools, prompts, resources and skills, fetched after `initialize` and after every
 //! `list_changed` it sends.
 
 use std::{sync::Arc, time::Duration};
@@ -13,6 +13,7 @@ pub(super) struct Lists {
     prompts: Vec<rmcp::model::Prompt>,
     resources: Vec<rmcp::model::Resource>,
     templates: Vec<rmcp::model::ResourceTemplate>,
+    skills: Vec<rmcp::model::Skill>,
 }
 
 impl Lists {
@@ -21,10 +22,11 @@ impl Lists {
         s.prompts = Arc::new(self.prompts);
         s.resources = Arc::new(self.resources);
         s.resource_templates = Arc::new(self.templates);
+        s.skills = Arc::new(self.skills);
     }
 }
 
-/// Lists tools, and prompts and resources where the child declares them.
+/// Lists tools, and prompts, resources and skills where the child declares them.
 pub(super) async fn list_everything(running: &Running, limit: Duration) -> Result<Lists, String> {
     let caps: ServerCapabilities = running
         .peer_info()
@@ -61,16 +63,39 @@ pub(super) async fn list_everything(running: &Running, limit: Duration) -> Resul
         } else {
             (Vec::new(), Vec::new())
         };
+        let skills = if caps.supports_skills() {
+            list_skills(running).await
+        } else {
+            Vec::new()
+        };
         Ok(Lists {
             tools,
             prompts,
             resources,
             templates,
+            skills,
         })
     };
     tokio::time::timeout(limit, work)
         .await
         .map_err(|_| format!("listing took longer than {} s", limit.as_secs_f64()))?
+}
+
+/// A child's skills. SEP-2640 has no list-changed notification of its own: skill files are
+/// resources, so a child announces a new or changed skill with `resources/list_changed`, which
+/// re-lists everything, skills included.
+///
+/// A failing `skills/list` leaves the child without skills rather than failing the listing: an
+/// extension must not cost a child its tools.
+async fn list_skills(running: &Running) -> Vec<rmcp::model::Skill> {
+    running.list_all_skills().await.unwrap_or_else(|e| {
+        // No server id at hand here (the callers log with it): the child's own name tells which.
+        let child = running
+            .peer_info()
+            .and_then(|i| i.server_info.as_ref().map(|s| s.name.clone()));
+        tracing::warn!(child = ?child, error = %e, "skills/list failed; the child's skills are left out");
+        Vec::new()
+    })
 }
 
 /// A stateless child has no session to notify: its list changes come on a

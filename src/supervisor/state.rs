@@ -6,7 +6,7 @@ use std::{fmt, sync::Arc};
 pub use crate::report::ServerState;
 use rmcp::{
     Peer, RoleClient,
-    model::{Prompt, Resource, ResourceTemplate, ServerCapabilities, Tool},
+    model::{Prompt, Resource, ResourceTemplate, ServerCapabilities, Skill, Tool},
 };
 use tokio::time::Instant;
 
@@ -41,6 +41,8 @@ pub struct ChildStatus {
     pub resources: Arc<Vec<Resource>>,
     /// Its resource templates.
     pub resource_templates: Arc<Vec<ResourceTemplate>>,
+    /// Its skills (SEP-2640), as it lists them, when it declares the skills extension.
+    pub skills: Arc<Vec<Skill>>,
     /// The connection, while calls may be routed to it.
     pub peer: Option<Peer<RoleClient>>,
     /// The connection's fast path, with `peer` (none for a remote server).
@@ -66,22 +68,29 @@ impl ChildStatus {
             prompts: Arc::default(),
             resources: Arc::default(),
             resource_templates: Arc::default(),
+            skills: Arc::default(),
             peer: None,
             lane: None,
         }
     }
 
-    /// Clears what belongs to a live connection, keeping history (restarts, last error).
+    /// Clears what belongs to a live connection, keeping history (restarts, last error). A
+    /// child that is restarting keeps its last good lists: hosts go on seeing its catalogue
+    /// (calls wait for it to be back), and a restart that changes nothing announces nothing.
     pub fn disconnected(&mut self, state: ServerState) {
         self.state = state;
         self.pid = None;
         self.running_since = None;
         self.peer = None;
         self.lane = None;
+        if state.keeps_catalogue() {
+            return;
+        }
         self.tools = Arc::default();
         self.prompts = Arc::default();
         self.resources = Arc::default();
         self.resource_templates = Arc::default();
+        self.skills = Arc::default();
     }
 }
 

@@ -61,6 +61,7 @@ pub fn status_report(registry: &Registry, unified: &Unified) -> StatusReport {
         jobs: None,
         orchestrator: registry.resources().latest(crate::registry::resources::OWN),
         alerts: Vec::new(),
+        hosts: Vec::new(),
     }
 }
 
@@ -162,6 +163,7 @@ pub async fn full_status(
 ) -> StatusReport {
     let mut report = status_report(registry, unified);
     report.alerts = alerts.active();
+    report.hosts = registry.hub().host_reports();
     let j = jobs.status().await;
     if !j.types.is_empty() || !j.totals.is_empty() || j.artifacts > 0 {
         report.jobs = Some(j);

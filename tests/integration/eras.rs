@@ -23,8 +23,9 @@ use std::{
 use rmcp::{
     ClientHandler, ErrorData, RoleClient,
     model::{
-        CallToolRequestParams, ClientCapabilities, ClientConfig, CreateMessageRequestParams,
-        CreateMessageResult, ElicitRequestParams, ElicitResult, ListRootsResult, ProtocolVersion,
+        CallToolRequestParams, CancelTaskParams, ClientCapabilities, ClientConfig, ClientRequest,
+        CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
+        GetTaskParams, ListRootsResult, ProtocolVersion, Request, ServerResult,
     },
     service::{ClientLifecycleMode, ClientServiceExt as _, RequestContext, RunningService},
     transport::async_rw::AsyncRwTransport,
@@ -72,6 +73,7 @@ impl ClientHandler for ModernHost {
             .enable_elicitation()
             .enable_sampling()
             .enable_roots()
+            .enable_tasks()
             .build();
         ClientConfig::new(
             capabilities,
@@ -230,9 +232,144 @@ async fn a_modern_host_uses_modern_and_legacy_children_with_input_requests() {
         .await;
     assert!(sampled.contains("sampled by the host"), "{sampled}");
 
-    // A plain call of the legacy child (the eras in `status` are checked by the Python host).
+    // A plain call of the legacy child (the children's eras in `status` are checked by the
+    // Python host).
     let plain = host.call_text("legacy__test_simple_text", json!({})).await;
     assert!(!plain.is_empty());
+    // `status` names this host, stateless, with its extensions.
+    let status = host
+        .client
+        .call_tool(CallToolRequestParams::new("orchestrator_status"))
+        .await
+        .expect("status")
+        .structured_content
+        .expect("structured status");
+    let me = status["hosts"]
+        .as_array()
+        .and_then(|hosts| hosts.iter().find(|h| h["client"] == "modern-host 0"))
+        .unwrap_or_else(|| panic!("this host in {}", status["hosts"]));
+    assert_eq!(me["era"], "modern");
+    assert_eq!(me["protocol_version"], "2026-07-28");
+    assert!(
+        me["extensions"]
+            .as_array()
+            .is_some_and(|e| e.contains(&json!("io.modelcontextprotocol/tasks"))),
+        "{me}"
+    );
+    drop(host.client);
+    let mut process = host.process;
+    let _ = tokio::time::timeout(Duration::from_secs(10), process.wait()).await;
+    let _ = process.kill().await;
+}
+
+impl Modern {
+    /// Sends one request as it is, without rmcp's client-side handling of the answer.
+    async fn raw(&self, request: ClientRequest) -> ServerResult {
+        tokio::time::timeout(Duration::from_secs(20), self.client.send_request(request))
+            .await
+            .expect("answered within 20 s")
+            .expect("answered")
+    }
+
+    /// Starts a tool call that the child runs as a task; returns the host's task id.
+    async fn start_task(&self, name: &str, args: Value) -> String {
+        let Value::Object(map) = args else {
+            panic!("arguments must be an object")
+        };
+        let params = CallToolRequestParams::new(name.to_owned()).with_arguments(map);
+        match self
+            .raw(ClientRequest::CallToolRequest(Request::new(params)))
+            .await
+        {
+            ServerResult::CreateTaskResult(created) => created.task.task_id,
+            other => panic!("{name}: expected a task, got {other:?}"),
+        }
+    }
+
+    async fn task(&self, id: &str) -> Value {
+        let got = self
+            .raw(ClientRequest::GetTaskRequest(Request::new(
+                GetTaskParams::new(id),
+            )))
+            .await;
+        let ServerResult::GetTaskResult(got) = got else {
+            panic!("tasks/get: {got:?}")
+        };
+        serde_json::to_value(got).expect("json")
+    }
+
+    /// Polls until the task leaves `working`.
+    async fn settled(&self, id: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let task = self.task(id).await;
+            if task["status"] != "working" {
+                return task;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{task}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_modern_host_polls_a_childs_task_through_the_orchestrator() {
+    let cfg = mixed_config();
+    let host = Modern::start(&cfg.path).await;
+    host.wait_tools(&["modern__slow_compute"]).await;
+
+    // The task reaches the host under an id of ours that routes back to the child.
+    let id = host
+        .start_task(
+            "modern__slow_compute",
+            json!({"seconds": 0.3, "label": "sum"}),
+        )
+        .await;
+    assert!(id.starts_with("child-"), "{id}");
+    let done = host.settled(&id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["taskId"], id.as_str());
+    assert_eq!(
+        done["result"]["content"][0]["text"], "sum: computed after 0.3 s",
+        "{done}"
+    );
+
+    // tasks/cancel reaches the child.
+    let id = host
+        .start_task("modern__slow_compute", json!({"seconds": 30}))
+        .await;
+    host.raw(ClientRequest::CancelTaskRequest(Request::new(
+        CancelTaskParams::new(id.clone()),
+    )))
+    .await;
+    let cancelled = host.settled(&id).await;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+
+    // A child that dies with a task in flight: the task is failed, saying why, not a hang.
+    let id = host
+        .start_task("modern__slow_compute", json!({"seconds": 30}))
+        .await;
+    let status = host
+        .client
+        .call_tool(CallToolRequestParams::new("orchestrator_status"))
+        .await
+        .expect("status");
+    let pid = status.structured_content.expect("structured status")["servers"]["modern"]["pid"]
+        .as_i64()
+        .expect("the modern child's pid");
+    let killed = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let lost = host.settled(&id).await;
+    assert_eq!(lost["status"], "failed", "{lost}");
+    assert!(
+        lost["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("server `modern`")),
+        "{lost}"
+    );
     drop(host.client);
     let mut process = host.process;
     let _ = tokio::time::timeout(Duration::from_secs(10), process.wait()).await;

@@ -7,6 +7,8 @@ Usage: python python_eras.py ORCHESTRATOR CONFIG
 - legacy host, modern child: the child's InputRequiredResult becomes real elicitation/create,
   sampling/createMessage and roots/list requests to this host, and the host sees one call;
 - legacy host, legacy child: the child's own requests reach this host as before;
+- a child's task (tasks extension) is polled by the orchestrator for this host, which cannot
+  poll, its input requests answered through this host, and the result is an ordinary call's;
 - a host without the elicitation capability gets an error naming it.
 
 Prints one JSON object with what it saw; exits non-zero on any failed expectation.
@@ -27,7 +29,7 @@ async def on_elicit(context, params):
     asked.append("elicitation")
     return types.ElicitResult(
         action="accept",
-        content={"name": "Alice", "username": "alice", "email": "alice@example.com"},
+        content={"name": "Alice", "username": "alice", "email": "alice@example.com", "confirm": True},
     )
 
 
@@ -80,9 +82,17 @@ async def with_input(params, out):
             out["modern_multi_round"] = [r.is_error, text(r)]
             r = await s.call_tool("legacy__test_elicitation", {"message": "Who are you?"})
             out["legacy_elicitation"] = [r.is_error, text(r)]
+            r = await s.call_tool("modern__slow_compute", {"seconds": 0.3, "label": "sum"})
+            out["task_followed"] = [r.is_error, text(r)]
+            r = await s.call_tool("modern__multi_input", {})
+            out["task_with_input"] = [r.is_error, text(r)]
             r = await s.call_tool("orchestrator_status", {})
             servers = (r.structured_content or {}).get("servers", {})
             out["eras"] = {k: v.get("era") for k, v in servers.items()}
+            out["hosts"] = [
+                [h.get("era"), h.get("protocol_version")]
+                for h in (r.structured_content or {}).get("hosts", [])
+            ]
             out["asked"] = sorted(set(asked))
 
 
@@ -118,10 +128,17 @@ async def main():
     legacy = out["legacy_elicitation"]
     if legacy[0] or "alice@example.com" not in legacy[1]:
         problems.append(f"legacy elicitation {legacy}")
+    if out["task_followed"] != [False, "sum: computed after 0.3 s"]:
+        problems.append(f"task followed {out['task_followed']}")
+    twi = out["task_with_input"]
+    if twi[0] or "Alice" not in twi[1] or "true" not in twi[1]:
+        problems.append(f"task with input {twi}")
     if out["asked"] != ["elicitation", "roots", "sampling"]:
         problems.append(f"asked {out['asked']}")
     if out["eras"].get("modern") != "modern" or out["eras"].get("legacy") != "legacy":
         problems.append(f"eras {out['eras']}")
+    if ["legacy", "2025-11-25"] not in out["hosts"]:
+        problems.append(f"hosts {out['hosts']}")
     if "elicitation" not in out["no_capability"][1]:
         problems.append(f"no capability {out['no_capability']}")
     if problems:

@@ -29,6 +29,34 @@ impl Change {
     }
 }
 
+/// How often each list has been changed by a trigger tool: the lists really change (a marker
+/// entry whose description counts the changes), so a client, or a proxy that announces only
+/// real changes, sees a different list after each trigger.
+#[derive(Debug, Default)]
+pub struct Generations {
+    counts: [AtomicU64; 3],
+}
+
+impl Generations {
+    fn slot(change: Change) -> usize {
+        match change {
+            Change::Tools => 0,
+            Change::Prompts => 1,
+            Change::Resources => 2,
+        }
+    }
+
+    /// Records one more change of `change`'s list.
+    pub fn bump(&self, change: Change) {
+        self.counts[Self::slot(change)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How often `change`'s list has changed.
+    pub fn of(&self, change: Change) -> u64 {
+        self.counts[Self::slot(change)].load(Ordering::Relaxed)
+    }
+}
+
 /// Every open `subscriptions/listen` stream, by a local id.
 #[derive(Debug, Default)]
 pub struct Listeners {

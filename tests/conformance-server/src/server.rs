@@ -45,7 +45,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     http::Reconnect,
-    listen::{Change, Listeners},
+    listen::{Change, Generations, Listeners},
     mrtr::{self, Mrtr},
     tasks::{self, Tasks},
 };
@@ -76,6 +76,7 @@ pub enum Era {
 pub struct Shared {
     era: Era,
     listeners: Listeners,
+    generations: Generations,
     mrtr: Mrtr,
     tasks: Tasks,
 }
@@ -86,6 +87,7 @@ impl Shared {
         Ok(Arc::new(Self {
             era,
             listeners: Listeners::default(),
+            generations: Generations::default(),
             mrtr: Mrtr::new()?,
             tasks: Tasks::default(),
         }))
@@ -389,6 +391,7 @@ impl ConformanceServer {
     }
 
     async fn announce(&self, change: Change) -> String {
+        self.shared.generations.bump(change);
         let reached = self.shared.listeners.announce(change).await;
         format!(
             "Announced a {}-list change to {reached} listen stream(s)",
@@ -532,11 +535,22 @@ impl ServerHandler for ConformanceServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let tools = if self.serves_modern(&context) {
+        let mut tools = if self.serves_modern(&context) {
             MODERN_TOOLS.clone()
         } else {
             TOOLS.clone()
         };
+        let changed = self.shared.generations.of(Change::Tools);
+        if changed > 0 {
+            tools.push(Tool::new(
+                CHANGED_LIST_MARKER,
+                format!("Marks the tool list as changed {changed} time(s)"),
+                Arc::new(serde_json::Map::from_iter([(
+                    "type".into(),
+                    json!("object"),
+                )])),
+            ));
+        }
         Ok(ListToolsResult::with_all_items(tools))
     }
 
@@ -748,6 +762,16 @@ impl ServerHandler for ConformanceServer {
                 .with_title("Input-Required Prompt"),
             );
         }
+        let changed = self.shared.generations.of(Change::Prompts);
+        if changed > 0 {
+            prompts.push(Prompt::new(
+                CHANGED_LIST_MARKER,
+                Some(format!(
+                    "Marks the prompt list as changed {changed} time(s)"
+                )),
+                None,
+            ));
+        }
         Ok(ListPromptsResult::with_all_items(prompts))
     }
 
@@ -867,6 +891,8 @@ impl ServerHandler for ConformanceServer {
 
 const LOGGING_TOOL: &str = "test_logging_tool";
 const TRIGGER_TOOL_CHANGE: &str = "test_trigger_tool_change";
+/// The entry a trigger adds to its list (the description counts the changes).
+const CHANGED_LIST_MARKER: &str = "test_changed_list_marker";
 const TRIGGER_PROMPT_CHANGE: &str = "test_trigger_prompt_change";
 const TRIGGER_RESOURCE_CHANGE: &str = "test_trigger_resource_change";
 const CUSTOM_HEADER_TOOL: &str = "test_custom_header";

@@ -12,7 +12,9 @@
 //! - `--poisoned`: add a tool whose description carries ANSI, bidi, tag and zero-width
 //!   characters and 10 KB of text;
 //! - `--rug-pull FILE`: the first start creates FILE; every later start (FILE exists) serves
-//!   `echo` with a different, malicious-looking description, as a "rug pull" would.
+//!   `echo` with a different, malicious-looking description, as a "rug pull" would;
+//! - `--skills`: declare the Skills extension (with `directoryRead`) and serve two skills with a
+//!   supporting file each, plus an `add_skill` tool (see `skills.rs`).
 //!
 //! Tools: `echo`, `add`, `slow` (progress), `hang` (never answers), `crash` (exits mid-call),
 //! `freeze` (blocks the whole server, so pings go unanswered), `add_tool` (adds a tool and sends
@@ -45,6 +47,8 @@ use rmcp::{
 };
 use serde_json::{Value, json};
 
+mod skills;
+
 #[derive(Default)]
 struct Opts {
     vendor: Option<String>,
@@ -57,6 +61,7 @@ struct Opts {
     poisoned: bool,
     extra_tools: Vec<String>,
     crm: Option<String>,
+    skills: bool,
 }
 
 #[derive(Clone)]
@@ -66,6 +71,8 @@ struct Fixture {
     opts: Arc<Opts>,
     calls: Arc<AtomicU32>,
     added: Arc<Mutex<Vec<String>>>,
+    /// `add_skill` was called.
+    skill_added: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn schema(v: Value) -> Arc<JsonObject> {
@@ -77,6 +84,10 @@ fn text(s: impl Into<String>) -> CallToolResult {
 }
 
 impl Fixture {
+    fn skill_added(&self) -> bool {
+        self.skill_added.load(Ordering::SeqCst)
+    }
+
     fn tools(&self) -> Vec<Tool> {
         let obj = |props: Value| schema(json!({"type": "object", "properties": props}));
         let mut tools = vec![
@@ -196,6 +207,13 @@ impl Fixture {
                 "poisoned",
                 description,
                 obj(json!({"message": {"type": "string"}})),
+            ));
+        }
+        if self.opts.skills {
+            tools.push(Tool::new(
+                "add_skill",
+                "Adds the skill `farewell` and sends resources/list_changed.",
+                obj(json!({})),
             ));
         }
         if self.opts.long_names {
@@ -369,15 +387,49 @@ impl Fixture {
 
 impl ServerHandler for Fixture {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_tool_list_changed()
-                .enable_prompts()
-                .enable_resources()
-                .build(),
-        )
-        .with_server_info(Implementation::new("fixture", "1.0.0"))
+        let base = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .enable_prompts()
+            .enable_resources();
+        let capabilities = if self.opts.skills {
+            base.enable_resources_list_changed()
+                .enable_skills_with_directory_read()
+                .build()
+        } else {
+            base.build()
+        };
+        ServerConfig::new(capabilities).with_server_info(Implementation::new("fixture", "1.0.0"))
+    }
+
+    async fn list_skills(
+        &self,
+        _r: Option<PaginatedRequestParams>,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ListSkillsResult, McpError> {
+        Ok(ListSkillsResult::with_all_items(skills::list(
+            self.skill_added(),
+        )))
+    }
+
+    async fn get_skill(
+        &self,
+        req: GetSkillRequestParams,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<GetSkillResult, McpError> {
+        skills::get(&req.uri, self.skill_added())
+            .map(GetSkillResult::new)
+            .ok_or_else(|| McpError::invalid_params(format!("no skill at {}", req.uri), None))
+    }
+
+    async fn read_resource_directory(
+        &self,
+        req: ReadResourceDirectoryRequestParams,
+        _cx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceDirectoryResult, McpError> {
+        skills::directory(&req.uri, self.skill_added())
+            .map(ListResourcesResult::with_all_items)
+            .ok_or_else(|| McpError::invalid_params(format!("no directory {}", req.uri), None))
     }
 
     async fn list_tools(
@@ -511,6 +563,11 @@ impl ServerHandler for Fixture {
                 std::thread::sleep(Duration::from_millis(u("ms", 60_000)));
                 text("thawed")
             }
+            "add_skill" => {
+                self.skill_added.store(true, Ordering::SeqCst);
+                let _ = cx.peer.notify_resource_list_changed().await;
+                text("added")
+            }
             "add_tool" => {
                 self.added.lock().unwrap().push(s("name"));
                 let _ = cx.peer.notify_tool_list_changed().await;
@@ -597,10 +654,11 @@ impl ServerHandler for Fixture {
         _r: Option<PaginatedRequestParams>,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        Ok(ListResourcesResult::with_all_items(vec![Resource::new(
-            "fixture://info",
-            "info",
-        )]))
+        let mut resources = vec![Resource::new("fixture://info", "info")];
+        if self.opts.skills {
+            resources.extend(skills::resources(self.skill_added()));
+        }
+        Ok(ListResourcesResult::with_all_items(resources))
     }
 
     async fn read_resource(
@@ -608,6 +666,16 @@ impl ServerHandler for Fixture {
         req: ReadResourceRequestParams,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
+        if self.opts.skills && req.uri.starts_with("skill://") {
+            let Some(content) = skills::read(&req.uri, self.skill_added()) else {
+                return Err(McpError::invalid_params(
+                    format!("no file {}", req.uri),
+                    None,
+                ));
+            };
+            let file = ResourceContents::text(content, req.uri).with_mime_type("text/markdown");
+            return Ok(ReadResourceResult::new(vec![file]).into());
+        }
         Ok(ReadResourceResult::new(vec![ResourceContents::text("fixture info", req.uri)]).into())
     }
 }
@@ -646,6 +714,7 @@ fn main() {
             "--vendor" => opts.vendor = args.next(),
             "--crm" => opts.crm = args.next(),
             "--mode" => mode = args.next().unwrap_or_else(|| "ok".into()),
+            "--skills" => opts.skills = true,
             "--dims" => opts.dims = args.next().and_then(|v| v.parse().ok()).unwrap_or(4),
             other => {
                 eprintln!("fixture: unknown flag {other}");
@@ -685,6 +754,7 @@ fn main() {
             opts: Arc::new(opts),
             calls: Arc::default(),
             added: Arc::default(),
+            skill_added: Arc::default(),
         };
         match server.serve(rmcp::transport::stdio()).await {
             Ok(running) => {
