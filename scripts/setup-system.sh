@@ -20,6 +20,10 @@
 #                           `haproxy`) is the load balancer the fleet tests put in front of two
 #                           replicas (tests/integration/fleet.rs runs its own instance from
 #                           deploy/haproxy/haproxy.cfg; the package's service is not used).
+#                           dnsmasq is the DNS server the discovery tests start on a loopback
+#                           port with SRV records (tests/integration/discovery.rs); the package
+#                           is `dnsmasq-base`, the executable alone: `dnsmasq` would also install
+#                           a system service answering on port 53.
 #
 # Whether a package is installed is asked of the package manager (`dpkg -s NAME`), never guessed
 # from files: a glob for libclang once matched libclang-cpp.so, a different library, and every new
@@ -35,7 +39,7 @@ profile="${1:-test}"
 case "$profile" in
   build) packages=(build-essential) ; commands=() ;;
   test)
-    packages=(build-essential cmake libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl haproxy)
+    packages=(build-essential cmake libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl haproxy dnsmasq-base)
     # command:package pairs: the command satisfies the need when it runs, else the package.
     commands=(python3:python3 python3:python3-venv pip3:python3-pip node:nodejs npm:npm)
     ;;

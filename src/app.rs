@@ -17,7 +17,8 @@ use crate::{
     mcp::Services,
     registry::Registry,
     report::StatusReport,
-    store::{Store, StoreError},
+    shutdown::Drain,
+    store::{Released, Store, StoreError},
     tools::{
         HostTools, Router, Sources, ToolSource,
         children::Children,
@@ -37,6 +38,11 @@ pub struct App {
     alerts: Arc<Alerts>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
+    /// Below `shutdown`: the engine's and the jobs pool's work, cancelled when the drain ends so
+    /// that leases are handed back before the children stop.
+    work: CancellationToken,
+    /// Below `work`: started first, on SIGTERM.
+    drain: Drain,
 }
 
 impl App {
@@ -47,6 +53,8 @@ impl App {
         tracing::info!(store = store.display_url(), backend = ?store.backend(), "store open");
         let tracker = TaskTracker::new();
         let shutdown = CancellationToken::new();
+        let work = shutdown.child_token();
+        let drain = Drain::under(&work);
         let unified = Arc::new(Unified::new(&config));
         let limits = Limits::of(&config.settings);
         let artifacts = Artifacts::new(
@@ -67,7 +75,8 @@ impl App {
             Arc::new(SystemClock),
             limits,
             tracker.clone(),
-            shutdown.clone(),
+            work.clone(),
+            drain.clone(),
         );
         engine.set_artifacts(artifacts.clone());
         let jobs = Jobs::new(jobs::Parts {
@@ -78,7 +87,8 @@ impl App {
             config: jobs_config,
             lease_ttl: limits.lease_ttl,
             tracker: tracker.clone(),
-            shutdown: shutdown.clone(),
+            shutdown: work.clone(),
+            drain: drain.clone(),
         });
         let alerts = Arc::new(Alerts::default());
         let vendors: Arc<dyn ToolCaller> = children.clone();
@@ -115,6 +125,7 @@ impl App {
             notifier.spawn(async move { hub.announce(Change::Resources).await });
         }));
         registry.start(sources.reserved());
+        crate::discovery::start(&registry);
         let status: crate::mcp::StatusSource = {
             let (registry, unified, engine, jobs, alerts) = (
                 registry.clone(),
@@ -163,6 +174,8 @@ impl App {
             alerts,
             tracker,
             shutdown,
+            work,
+            drain,
         };
         reload_workflows(&app.services, &app.engine, false).await;
         app.engine.start();
@@ -228,9 +241,78 @@ impl App {
         });
     }
 
-    /// Stops every child (concurrently) and every task; returns when all are gone or after a
-    /// bound long enough for the stop sequence (stdin close, SIGTERM, SIGKILL).
+    /// Whether the process is draining; host transports refuse new requests while it is.
+    pub fn drain(&self) -> &Drain {
+        &self.drain
+    }
+
+    /// The first phase of a graceful stop (SIGTERM): takes no new work (readiness turns 503, new
+    /// MCP requests are refused, nothing is claimed) and waits until the requests, runs and jobs
+    /// in flight have ended or `orchestrator.drain_timeout` has passed. Runs whose running steps
+    /// have all ended are handed back during the drain already. [`App::shutdown`] follows.
+    pub async fn drain_in_flight(&self) {
+        self.drain.begin();
+        let limit = self.registry().config().settings.drain_timeout;
+        let (requests, leased) = self.drain.in_flight();
+        tracing::info!(
+            requests,
+            runs_and_jobs = leased,
+            drain_timeout_s = limit.as_secs_f64(),
+            "draining: readiness is 503, new requests are refused"
+        );
+        let began = tokio::time::Instant::now();
+        if tokio::time::timeout(limit, self.drain.settled())
+            .await
+            .is_ok()
+        {
+            let ms = began.elapsed().as_millis() as u64;
+            tracing::info!(ms, "drained: nothing in flight");
+        } else {
+            let (requests, leased) = self.drain.in_flight();
+            tracing::warn!(
+                requests,
+                runs_and_jobs = leased,
+                "drain_timeout passed with work in flight; it is abandoned and its leases handed back"
+            );
+        }
+    }
+
+    /// Hands back the leases of the runs and jobs still held here: their tasks cancel what still
+    /// runs and release their own leases; a last sweep by owner releases whatever a task could
+    /// not (bounded, as the store may be what failed). A step left `running` is judged by the next
+    /// holder as after a crash: repeated only if safe to repeat.
+    async fn hand_back_leases(&self) {
+        // The drivers' own bound for cancelled steps to come back is 2 s (engine/driver.rs).
+        const BOUND: Duration = Duration::from_secs(3);
+        self.work.cancel();
+        if tokio::time::timeout(BOUND, self.drain.leased_settled())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some runs or jobs did not stop in time; their leases are swept");
+        }
+        let owner = self.engine.owner().id();
+        match tokio::time::timeout(BOUND, self.engine.store().release_owner(owner)).await {
+            Ok(Ok(released)) if released == Released::default() => {}
+            Ok(Ok(released)) => {
+                tracing::info!(
+                    runs = released.runs,
+                    jobs = released.jobs,
+                    "leases handed back by the final sweep"
+                );
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "leases not handed back; they expire"),
+            Err(_) => tracing::warn!("the store did not answer; leases expire instead"),
+        }
+    }
+
+    /// Stops taking work, hands back the leases of runs and jobs still held (see
+    /// [`App::drain_in_flight`] for the graceful first phase), then stops every child
+    /// (concurrently) and every task; returns when all are gone or after a bound long enough for
+    /// the stop sequence (stdin close, SIGTERM, SIGKILL).
     pub async fn shutdown(&self) {
+        self.drain.begin();
+        self.hand_back_leases().await;
         self.shutdown.cancel();
         self.tracker.close();
         let grace = self.registry().config().settings.shutdown_grace;

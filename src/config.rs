@@ -4,7 +4,9 @@
 //! `validate` turns it into a [`Config`], naming the file and key of any problem.
 //! `mcp-orchestrator check` runs exactly [`load`]; the watch that drives hot reload is here too.
 
+pub mod discovery;
 mod expand;
+pub mod found;
 mod raw;
 mod types;
 mod validate;

@@ -53,6 +53,7 @@ use crate::{
     dispatch::ToolCaller,
     hub::ProgressSink,
     report::{DefinitionEntry, EventReport, RunReport, RunStatus, WorkflowsReport},
+    shutdown::Drain,
     store::{Request, Store, StoreError},
     workflow::Definition,
 };
@@ -159,12 +160,15 @@ pub struct Engine {
     artifacts: std::sync::OnceLock<Artifacts>,
     pump: Notify,
     tracker: TaskTracker,
+    /// Cancelled when the drain is over: steps still running are abandoned, leases handed back.
     shutdown: CancellationToken,
+    /// Started first: nothing new is claimed or started, running steps may finish.
+    drain: Drain,
 }
 
 impl Engine {
     /// An engine over `store`, calling tools through `caller`. Nothing runs until
-    /// [`Engine::start`].
+    /// [`Engine::start`]. `drain` should hang below `shutdown` (a stop is a drain too).
     pub fn new(
         store: Store,
         caller: Arc<dyn ToolCaller>,
@@ -172,6 +176,7 @@ impl Engine {
         limits: Limits,
         tracker: TaskTracker,
         shutdown: CancellationToken,
+        drain: Drain,
     ) -> Arc<Self> {
         Arc::new(Self {
             store,
@@ -191,6 +196,7 @@ impl Engine {
             pump: Notify::new(),
             tracker,
             shutdown,
+            drain,
         })
     }
 
@@ -270,8 +276,13 @@ impl Engine {
         }
         self.store_definition(&def).await?;
         // A free run slot: the run is stored already claimed and driven at once, rather than on
-        // the maintenance loop's next turn.
-        let permit = self.runs.clone().try_acquire_owned().ok();
+        // the maintenance loop's next turn. A draining process drives nothing new: the run is
+        // stored free, for another replica (or the next start) to claim.
+        let permit = if self.drain.is_draining() {
+            None
+        } else {
+            self.runs.clone().try_acquire_owned().ok()
+        };
         let now = self.clock.now_ms();
         let until = now + ms(self.limits.lease_ttl);
         let claim = permit.as_ref().map(|_| (self.owner.id(), until));

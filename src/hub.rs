@@ -143,6 +143,12 @@ pub struct Hub {
     next_ask_route: std::sync::atomic::AtomicU64,
     /// Stateless hosts by client name and version: they hold no connection to list.
     modern_hosts: Mutex<HashMap<String, SeenHost>>,
+    /// The log level a legacy host set, passed per request to stateless children.
+    #[expect(
+        deprecated,
+        reason = "logging/setLevel is deprecated by SEP-2577; legacy hosts send it"
+    )]
+    log_level: Mutex<Option<rmcp::model::LoggingLevel>>,
 }
 
 impl Hub {
@@ -183,6 +189,24 @@ impl Hub {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .len()
+    }
+
+    /// Records the log level a legacy host asked for.
+    #[expect(
+        deprecated,
+        reason = "logging/setLevel is deprecated by SEP-2577; legacy hosts send it"
+    )]
+    pub fn set_log_level(&self, level: rmcp::model::LoggingLevel) {
+        *self.log_level.lock().unwrap_or_else(|p| p.into_inner()) = Some(level);
+    }
+
+    /// The log level a legacy host asked for, if one did.
+    #[expect(
+        deprecated,
+        reason = "logging/setLevel is deprecated by SEP-2577; legacy hosts send it"
+    )]
+    pub fn log_level(&self) -> Option<rmcp::model::LoggingLevel> {
+        *self.log_level.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Notes a request of a stateless host (for `status`).

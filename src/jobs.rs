@@ -40,6 +40,7 @@ use crate::{
     dispatch::{BoxFuture, ToolCaller},
     engine::{Engine, clock::Clock},
     report::{ArtifactReport, JobKind, JobReport, JobStatus, JobsReport, ServiceReport},
+    shutdown::Drain,
     store::{JobFilter, Lease, NewJob, Store, StoreError},
 };
 use spec::{Resolved, Submission, check_arguments};
@@ -142,7 +143,10 @@ pub struct Jobs {
     dead: Mutex<Vec<String>>,
     pump: Notify,
     tracker: TaskTracker,
+    /// Cancelled when the drain is over: jobs still running are abandoned, leases handed back.
     shutdown: CancellationToken,
+    /// Started first: nothing new is claimed, running jobs may finish.
+    drain: Drain,
 }
 
 /// What a job system is built from.
@@ -161,8 +165,10 @@ pub struct Parts {
     pub lease_ttl: Duration,
     /// Where tasks hang.
     pub tracker: TaskTracker,
-    /// Shutdown.
+    /// Shutdown: the end of the drain.
     pub shutdown: CancellationToken,
+    /// The drain (below `shutdown`).
+    pub drain: Drain,
 }
 
 impl Jobs {
@@ -188,6 +194,7 @@ impl Jobs {
             pump: Notify::new(),
             tracker: p.tracker,
             shutdown: p.shutdown,
+            drain: p.drain,
         })
     }
 
@@ -235,7 +242,9 @@ impl Jobs {
         self.check_target(&r).await?;
         let inputs = self.artifacts.resolve(&mut r.payload).await?;
         let now = self.clock.now_ms();
-        let queued = self.backlog.load(std::sync::atomic::Ordering::Acquire);
+        // A draining process runs nothing new: the job is stored free, for another replica.
+        let queued =
+            self.backlog.load(std::sync::atomic::Ordering::Acquire) || self.drain.is_draining();
         let permit = (!queued)
             .then(|| self.slots.clone().try_acquire_owned().ok())
             .flatten();

@@ -21,7 +21,7 @@
 //! | 2 wire | `wire` | JSON-RPC framing on byte streams, the host transport |
 //! | 3 supervisor | `supervisor` | one task per child: process, connection, health, restarts |
 //! | 4 registry | `registry` | the children, their merged surface, pins, reload |
-//! | 5 dispatch | `dispatch` | the `ToolCaller` seam and the child dispatcher behind it |
+//! | 5 dispatch | `dispatch`, `discovery` | the `ToolCaller` seam and the child dispatcher behind it; servers found in the environment, DNS SRV records and Kubernetes, fed to the registry |
 //! | 6 engine | `engine`, `jobs`, `alerts` | workflow runs over `ToolCaller` and the store: scheduling, retries, sagas, resume; jobs: durable single runs, their pool and the external service contract; alert rules over the status report |
 //! | 7 tool sources | `tools` | the table of host-facing tools: own, unified, workflows, children |
 //! | 8 serving | `mcp` | the MCP server a session talks to |
@@ -45,6 +45,8 @@ mod backoff;
 pub mod cli;
 #[cfg(feature = "server")]
 pub mod config;
+#[cfg(feature = "server")]
+mod discovery;
 #[cfg(feature = "server")]
 mod dispatch;
 #[cfg(feature = "server")]

@@ -177,6 +177,11 @@ impl OrchestratorServer {
         pick(result).ok_or_else(|| unexpected(owner, method).into())
     }
 
+    /// The protocol era of child `id`'s connection.
+    fn era_of(&self, id: &str) -> Option<Era> {
+        self.registry().child(id).and_then(|c| c.era())
+    }
+
     /// The owner of a resource URI.
     fn resource_owner(&self, uri: &str) -> Result<Arc<str>, McpError> {
         self.registry()
@@ -228,7 +233,8 @@ fn host_call(cx: &RequestContext<RoleServer>, hub: &crate::hub::Hub) -> HostCall
         era,
         peer: cx.peer.clone(),
         capabilities,
-        log_level: cx.meta.log_level(),
+        // A legacy host set its level once with `logging/setLevel`.
+        log_level: cx.meta.log_level().or_else(|| hub.log_level()),
     }
 }
 
@@ -322,6 +328,17 @@ impl ServerHandler for OrchestratorServer {
         Ok(ListToolsResult::with_all_items(
             self.services.sources.tools(self.caller),
         ))
+    }
+
+    /// A child tool's definition as hosts see it: rmcp's HTTP layer checks a call's
+    /// `Mcp-Param-*` headers (SEP-2243) against the schema's `x-mcp-header` entries.
+    fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
+        self.registry()
+            .surface()
+            .tools
+            .iter()
+            .find(|t| t.name == name)
+            .cloned()
     }
 
     async fn call_tool(
@@ -510,6 +527,10 @@ impl ServerHandler for OrchestratorServer {
         cx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         let owner = self.resource_owner(&req.uri)?;
+        if self.era_of(&owner) == Some(Era::Modern) {
+            let children = &self.services.children;
+            return Ok(children.subscribe_by_listen(&owner, &req.uri).await?);
+        }
         let request = ClientRequest::SubscribeRequest(Request::new(req));
         self.forward(
             &owner,
@@ -528,6 +549,12 @@ impl ServerHandler for OrchestratorServer {
         cx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         let owner = self.resource_owner(&req.uri)?;
+        if self.era_of(&owner) == Some(Era::Modern) {
+            self.services
+                .children
+                .unsubscribe_by_listen(&owner, &req.uri);
+            return Ok(());
+        }
         let request = ClientRequest::UnsubscribeRequest(Request::new(req));
         self.forward(
             &owner,
@@ -598,7 +625,12 @@ impl ServerHandler for OrchestratorServer {
         req: SetLevelRequestParams,
         _cx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        // A stateless child has no `logging/setLevel`: the level goes with each request instead.
+        self.registry().hub().set_log_level(req.level);
         for c in self.services.registry.children().iter() {
+            if c.era() == Some(Era::Modern) {
+                continue;
+            }
             let declares_logging = c
                 .status()
                 .capabilities

@@ -6,6 +6,7 @@
 //! - [`pins`]: tool-definition pinning (changed definitions flagged or withheld);
 //! - [`holds`]: holding `list_changed` back while a reload is under way;
 //! - [`reload`]: applying a new config to the running children;
+//! - [`discovered`]: servers found by discovery sources, merged with the file's;
 //! - [`status`]: one child's line of the status report.
 
 use std::{
@@ -17,6 +18,7 @@ use std::{
 use arc_swap::{ArcSwap, ArcSwapOption};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
+pub mod discovered;
 mod holds;
 pub mod pins;
 pub mod reload;
@@ -60,6 +62,9 @@ pub struct Registry {
     shutdown: CancellationToken,
     /// The children's (and this process's) resource use and its history.
     resources: resources::Resources,
+    /// The file's config as read and the discovery sources' last good sets, whose merge is the
+    /// config in force.
+    discovered: std::sync::Mutex<discovered::Discovered>,
 }
 
 impl Registry {
@@ -71,9 +76,11 @@ impl Registry {
         }
         let pin_file =
             (config.settings.pin_file.clone()).or_else(|| crate::paths::pin_file(&config.path));
+        let config = Arc::new(config);
         Arc::new(Self {
             pins: std::sync::Mutex::new(PinStore::load(pin_file)),
-            config: Arc::new(ArcSwap::from_pointee(config)),
+            discovered: std::sync::Mutex::new(discovered::Discovered::new(config.clone())),
+            config: Arc::new(ArcSwap::new(config)),
             children: ArcSwap::default(),
             hub: Hub::new(),
             surface: ArcSwap::default(),

@@ -99,6 +99,62 @@ impl std::fmt::Display for ServerState {
     }
 }
 
+/// Where a server's definition came from: the config file, or one of the discovery sources
+/// (`orchestrator.discovery`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerSource {
+    /// `servers` or `mcpServers` in `mcp_servers.json`.
+    #[default]
+    Config,
+    /// An `MCP_SERVER_<ID>_URL` variable.
+    Env,
+    /// A DNS SRV record.
+    Dns,
+    /// A labelled Kubernetes Service.
+    Kubernetes,
+}
+
+impl ServerSource {
+    /// The discovery sources, in precedence order (the first wins an id two of them found).
+    pub const DISCOVERED: [ServerSource; 3] = [Self::Env, Self::Dns, Self::Kubernetes];
+
+    /// The report's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Env => "env",
+            Self::Dns => "dns",
+            Self::Kubernetes => "kubernetes",
+        }
+    }
+}
+
+impl std::fmt::Display for ServerSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One discovery source as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiscoveryReport {
+    /// `env`, `dns` or `kubernetes`.
+    pub source: ServerSource,
+    /// Servers in its last good set (some may be shadowed by a config server of the same id).
+    pub servers: Vec<String>,
+    /// Seconds since its last good answer; `None` before the first one.
+    pub last_good_age_s: Option<f64>,
+    /// Why its last attempt failed; the last good set stays in force meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Ids it found that another definition took (the config file, or a source before it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shadowed: Vec<String>,
+}
+
 /// What `status` shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -227,6 +283,9 @@ pub struct StatusReport {
     /// (2026-07-28) clients seen recently, with their era and extensions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<HostReport>,
+    /// The discovery sources in force (`orchestrator.discovery`): their sets, ages and errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discovery: Vec<DiscoveryReport>,
 }
 
 /// One host as `status` shows it.
@@ -301,6 +360,9 @@ pub struct ServerReport {
     /// Calls in flight now.
     #[serde(default)]
     pub in_flight: usize,
+    /// Where its definition came from: `config`, `env`, `dns` or `kubernetes`.
+    #[serde(default)]
+    pub source: ServerSource,
 }
 
 impl StatusReport {
@@ -358,6 +420,9 @@ impl StatusReport {
                 s.metrics.calls,
                 s.metrics.errors,
             ));
+            if s.source != ServerSource::Config {
+                out.push_str(&format!("{:width$}  discovered: {}\n", "", s.source));
+            }
             if !s.missing_env.is_empty() {
                 out.push_str(&format!(
                     "{:width$}  missing env: {}\n",
@@ -403,6 +468,12 @@ impl StatusReport {
                 out.push_str(&format!("  {tool}: {}{calls}\n", chain.join(" → ")));
             }
         }
+        if !self.discovery.is_empty() {
+            out.push_str("\ndiscovery:\n");
+            for d in &self.discovery {
+                out.push_str(&d.to_text());
+            }
+        }
         if let Some(w) = &self.workflows {
             out.push_str(&w.to_text());
         }
@@ -422,6 +493,33 @@ impl StatusReport {
                     h.client, h.era, h.protocol_version
                 ));
             }
+        }
+        out
+    }
+}
+
+impl DiscoveryReport {
+    /// One line (two with an error) of the text report.
+    pub fn to_text(&self) -> String {
+        let age = self
+            .last_good_age_s
+            .map_or("no good answer yet".to_owned(), |a| {
+                format!("last good {a:.0}s ago")
+            });
+        let servers = if self.servers.is_empty() {
+            "none".to_owned()
+        } else {
+            self.servers.join(", ")
+        };
+        let mut out = format!("  {}: {servers} ({age})\n", self.source);
+        if !self.shadowed.is_empty() {
+            out.push_str(&format!(
+                "    shadowed by another definition: {}\n",
+                self.shadowed.join(", ")
+            ));
+        }
+        if let Some(e) = &self.error {
+            out.push_str(&format!("    failing, keeping the last good set: {e}\n"));
         }
         out
     }

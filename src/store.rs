@@ -29,6 +29,7 @@ use crate::report::{RunFailure, RunStatus, StepStatus};
 
 pub use artifacts::ArtifactFilter;
 pub use jobs::{Claimable, JobFilter, NewJob};
+pub use lease::Released;
 
 mod artifacts;
 mod jobs;

@@ -23,7 +23,7 @@ pub mod sink;
 pub mod stdio;
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, hash_map::Entry},
     future::Future,
     pin::Pin,
     sync::{Arc, Mutex},
@@ -40,6 +40,7 @@ use rmcp::{
 };
 use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 
+use crate::shutdown::{Drain, InFlight};
 use fast::{FastPath, Reply};
 use frame::{Frame, Rejection};
 use limit::TokenBucket;
@@ -51,6 +52,16 @@ pub const ERROR_BURST: u32 = 10;
 pub const ERRORS_PER_SECOND: u32 = 10;
 /// Ids tracked for duplicate detection; past this, new ids go unchecked rather than grow memory.
 const MAX_TRACKED_IDS: usize = 65_536;
+
+/// The host's requests in flight, each with what keeps a drain waiting for its answer.
+pub(crate) type InFlightIds = Mutex<HashMap<RequestId, Option<InFlight>>>;
+
+/// The code of the answer to a request that arrives while the orchestrator drains: in JSON-RPC's
+/// implementation-defined server-error range, beside `-32010` (busy) and clear of MCP's codes.
+pub const DRAINING: i32 = -32011;
+
+/// What a request refused during the drain is told.
+pub const DRAINING_MESSAGE: &str = "the orchestrator is shutting down (draining): this request was not run; send it again to another instance or after the restart";
 
 /// A writer shared by concurrent sends; each line is written whole, several at once when they
 /// queue up.
@@ -64,19 +75,23 @@ pub struct HostTransport<R, W> {
     /// An error answer being written; finished before the next line is read, so a `receive`
     /// cancelled mid-write never leaves half a line on the stream.
     pending: Option<PendingWrite>,
-    in_flight: Arc<Mutex<HashSet<RequestId>>>,
+    in_flight: Arc<InFlightIds>,
     errors: TokenBucket,
     max: usize,
     started: bool,
     initialized: bool,
     /// Where `tools/call` requests to running children go without the typed path, if anywhere.
     fast: Option<Arc<dyn FastPath>>,
+    /// While it drains, requests are refused and those in flight are waited for.
+    drain: Option<Drain>,
 }
 
 /// What becomes of one well-formed message.
 enum Admit {
     Deliver(Box<ClientJsonRpcMessage>),
     Reject(Rejection),
+    /// A request that arrived while draining.
+    Refuse(RequestId),
     Drop(&'static str),
 }
 
@@ -97,7 +112,35 @@ where
             started: false,
             initialized: false,
             fast: None,
+            drain: None,
         }
+    }
+
+    /// Refuses requests once `drain` starts, and keeps it waiting for the answers of those in
+    /// flight.
+    pub fn with_drain(mut self, drain: Drain) -> Self {
+        self.drain = Some(drain);
+        self
+    }
+
+    /// What keeps the drain waiting for a request's answer; `Err` when the drain has started and
+    /// the request is to be refused.
+    fn admit_request(&self) -> Result<Option<InFlight>, ()> {
+        match &self.drain {
+            None => Ok(None),
+            Some(d) => d.admit_request().map(Some).ok_or(()),
+        }
+    }
+
+    /// Answers a request refused because of the drain. Not rate-limited like malformed input:
+    /// every refused request gets its answer, or the host would wait for one.
+    fn refuse_draining(&mut self, id: RequestId) {
+        let rejection = Rejection {
+            id: Some(id),
+            code: DRAINING,
+            message: DRAINING_MESSAGE.into(),
+        };
+        self.pending = Some(Box::pin(write_line(self.out.clone(), rejection.to_line())));
     }
 
     /// Sends the `tools/call` requests `fast` takes its way.
@@ -139,7 +182,10 @@ where
                 if self.initialized || request.request.get_meta().protocol_version().is_some() {
                     self.started = true;
                 }
-                if let Err(rejection) = track(&self.in_flight, id) {
+                let Ok(held) = self.admit_request() else {
+                    return Admit::Refuse(id.clone());
+                };
+                if let Err(rejection) = track(&self.in_flight, id, held) {
                     return Admit::Reject(rejection);
                 }
             }
@@ -198,7 +244,11 @@ where
                         && let Some(call) = scan::call_head(frame::trim(self.lines.line()))
                     {
                         let id = call.id.clone();
-                        if let Err(rejection) = track(&self.in_flight, &id) {
+                        let Ok(held) = self.admit_request() else {
+                            self.refuse_draining(id);
+                            continue;
+                        };
+                        if let Err(rejection) = track(&self.in_flight, &id, held) {
                             self.reject(rejection);
                             continue;
                         }
@@ -236,6 +286,7 @@ where
                 Frame::Message(message) => match self.admit(message) {
                     Admit::Deliver(message) => return Some(*message),
                     Admit::Reject(rejection) => self.reject(rejection),
+                    Admit::Refuse(id) => self.refuse_draining(id),
                     Admit::Drop(what) => tracing::debug!(what, "message from the host ignored"),
                 },
             }
@@ -280,17 +331,24 @@ async fn write_line<W: AsyncWrite + Unpin + Send>(
     out.write_line(&line).await
 }
 
-/// Notes request `id` as in flight; refuses an id that still is (past [`MAX_TRACKED_IDS`], new
-/// ids go unchecked rather than grow memory). The one rule of the typed and the fast path.
-fn track(in_flight: &Mutex<HashSet<RequestId>>, id: &RequestId) -> Result<(), Rejection> {
+/// Notes request `id` as in flight, with what keeps a drain waiting for it; refuses an id that
+/// still is (past [`MAX_TRACKED_IDS`], new ids go unchecked rather than grow memory). The one
+/// rule of the typed and the fast path.
+fn track(in_flight: &InFlightIds, id: &RequestId, held: Option<InFlight>) -> Result<(), Rejection> {
     let mut in_flight = lock(in_flight);
-    if in_flight.len() < MAX_TRACKED_IDS && !in_flight.insert(id.clone()) {
-        return Err(Rejection::invalid_request(
+    if in_flight.len() >= MAX_TRACKED_IDS {
+        return Ok(());
+    }
+    match in_flight.entry(id.clone()) {
+        Entry::Occupied(_) => Err(Rejection::invalid_request(
             Some(id.clone()),
             "this id belongs to a request still in progress; ids must be unique",
-        ));
+        )),
+        Entry::Vacant(v) => {
+            v.insert(held);
+            Ok(())
+        }
     }
-    Ok(())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -69,12 +69,12 @@ check() {
 
 # The case that broke every new user: libclang-cpp14 (whose files a glob for libclang*.so
 # matched) is installed, libclang-dev is not.
-run neighbour test build-essential cmake libclang-cpp14 libclang1-14 postgresql prometheus tmux chromium podman runc debootstrap curl haproxy
+run neighbour test build-essential cmake libclang-cpp14 libclang1-14 postgresql prometheus tmux chromium podman runc debootstrap curl haproxy dnsmasq-base
 check "libclang-dev is installed when only libclang-cpp is present" \
   '[ $rc = 0 ] && grep -q "apt-get install -y -qq libclang-dev$" <<<"$log"'
 check "nothing present is reinstalled" '! grep -q "cmake\|build-essential" <<<"$log"'
 
-run all-present test build-essential cmake libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl haproxy
+run all-present test build-essential cmake libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl haproxy dnsmasq-base
 check "nothing is installed when everything is present" '[ $rc = 0 ] && [ -z "$log" ]'
 
 run build-profile build build-essential
@@ -86,36 +86,44 @@ check "the build profile installs a C compiler when missing" \
 
 STUB_UID=1000 run no-root test build-essential
 check "without root or sudo: exit 2 with the exact apt-get line" \
-  '[ $rc = 2 ] && grep -q "apt-get install -y cmake libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl haproxy$" <<<"$out" && ! grep -q "^apt-get" <<<"$log"'
+  '[ $rc = 2 ] && grep -q "apt-get install -y cmake libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl haproxy dnsmasq-base$" <<<"$out" && ! grep -q "^apt-get" <<<"$log"'
 
-STUB_UID=1000 STUB_SUDO=1 run sudo test build-essential cmake postgresql prometheus tmux chromium podman runc debootstrap curl haproxy
+STUB_UID=1000 STUB_SUDO=1 run sudo test build-essential cmake postgresql prometheus tmux chromium podman runc debootstrap curl haproxy dnsmasq-base
 check "without root, through sudo when it works without a password" \
   '[ $rc = 0 ] && grep -q "^sudo apt-get install -y -qq libclang-dev$" <<<"$log"'
 
-STUB_APT_WORKS=0 run apt-fails test build-essential cmake postgresql prometheus tmux chromium podman runc debootstrap curl haproxy
+STUB_APT_WORKS=0 run apt-fails test build-essential cmake postgresql prometheus tmux chromium podman runc debootstrap curl haproxy dnsmasq-base
 check "a package still missing after apt-get is an error (exit 2)" \
   '[ $rc = 2 ] && grep -q "libclang-dev is still not installed" <<<"$out"'
 
 SETUP_SYSTEM_DRY_RUN=1 run dry test cmake
 check "dry run prints the decision and installs nothing (the test profile includes PostgreSQL, Prometheus, tmux, Chromium, the image test's tools and HAProxy)" \
-  '[ $rc = 0 ] && grep -q "would run: apt-get install -y build-essential libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl haproxy$" <<<"$out" && [ -z "$log" ]'
+  '[ $rc = 0 ] && grep -q "would run: apt-get install -y build-essential libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl haproxy dnsmasq-base$" <<<"$out" && [ -z "$log" ]'
 
 # dpkg's answer for podman is longer than one buffer: the package is still seen as installed.
-STUB_LONG=1 run long-answer test build-essential cmake libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl haproxy
+STUB_LONG=1 run long-answer test build-essential cmake libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl haproxy dnsmasq-base
 check "a long dpkg answer (podman's) still counts as installed" '[ $rc = 0 ] && [ -z "$log" ]'
 
 # The image test's tools: podman with crun already there still gets runc, which it needs here.
-run podman-without-runc test build-essential cmake libclang-dev postgresql prometheus tmux chromium podman crun debootstrap curl haproxy
+run podman-without-runc test build-essential cmake libclang-dev postgresql prometheus tmux chromium podman crun debootstrap curl haproxy dnsmasq-base
 check "runc is installed beside a podman that came with crun" \
   '[ $rc = 0 ] && grep -q "apt-get install -y -qq runc$" <<<"$log"'
 
 # The fleet tests' load balancer: vim-haproxy (whose syntax files a glob for *haproxy* would
 # match) is installed, haproxy is not; the build profile never asks for it.
-run haproxy-neighbour test build-essential cmake libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl vim-haproxy
+run haproxy-neighbour test build-essential cmake libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl vim-haproxy dnsmasq-base
 check "haproxy is installed when only vim-haproxy is present" \
   '[ $rc = 0 ] && grep -q "apt-get install -y -qq haproxy$" <<<"$log" && grep -qx haproxy <<<"$installed"'
 run build-no-haproxy build build-essential
 check "the build profile does not install haproxy" '[ $rc = 0 ] && ! grep -q haproxy <<<"$log"'
+
+# The discovery tests' DNS server: dnsmasq-base (the executable, no system service) is asked for
+# by name; the `dnsmasq` package (which would start a service on port 53) does not count.
+run dnsmasq-service-only test build-essential cmake libclang-dev postgresql prometheus tmux chromium podman runc debootstrap curl haproxy dnsmasq
+check "dnsmasq-base is installed even when the dnsmasq service package is present" \
+  '[ $rc = 0 ] && grep -q "apt-get install -y -qq dnsmasq-base$" <<<"$log"'
+run build-no-dnsmasq build build-essential
+check "the build profile does not install dnsmasq" '[ $rc = 0 ] && ! grep -q dnsmasq <<<"$log"'
 
 echo "setup-system: $passed passed, $failed failed"
 [ "$failed" = 0 ]

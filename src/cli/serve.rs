@@ -41,7 +41,8 @@ pub struct Args {
     token_env: String,
 }
 
-/// Serves on stdio until the host closes stdin or a signal arrives, then stops every child.
+/// Serves on stdio (or HTTP) until the host closes stdin or a signal arrives; on a signal, drains
+/// first (see [`App::drain_in_flight`]), then hands back leases and stops every child.
 pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let config = super::load(path)?;
     tracing::info!(config = %path.display(), servers = config.servers.len(), "starting");
@@ -60,6 +61,7 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
             allow_origins: Vec::new(),
             token: token.clone(),
             mcp: false,
+            drain: app.drain().clone(),
         };
         let services = app.services().clone();
         app.registry().tracker().spawn(async move {
@@ -77,11 +79,25 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
                 allow_origins: args.allow_origin,
                 token,
                 mcp: true,
+                drain: app.drain().clone(),
             };
             let (bound, _) = tokio::sync::oneshot::channel();
+            // On the shutdown tree, so it keeps answering through the drain (readiness 503, the
+            // calls in flight, refusals of new ones) and stops with the children.
+            let services = app.services().clone();
+            let mut server = app
+                .registry()
+                .tracker()
+                .spawn(async move { http::serve(services, opts, bound).await });
             tokio::select! {
-                r = http::serve(app.services().clone(), opts, bound) => r.map_err(anyhow::Error::from),
-                () = shutdown::signal() => Ok(()),
+                r = &mut server => match r {
+                    Ok(r) => r.map_err(anyhow::Error::from),
+                    Err(e) => Err(anyhow::Error::from(e)),
+                },
+                () = shutdown::signal() => {
+                    app.drain_in_flight().await;
+                    Ok(())
+                }
             }
         }
         None => {
@@ -94,10 +110,21 @@ pub async fn execute(path: &Path, args: Args) -> anyhow::Result<ExitCode> {
                     services.registry.clone(),
                 )));
             }
+            transport = transport.with_drain(app.drain().clone());
             let server = OrchestratorServer::new(app.services().clone(), Caller::Host);
+            let session = serve(server, transport);
+            tokio::pin!(session);
             tokio::select! {
-                r = serve(server, transport) => r,
-                () = shutdown::signal() => Ok(()),
+                r = &mut session => r,
+                () = shutdown::signal() => {
+                    // The session goes on through the drain: calls in flight are answered, new
+                    // requests refused (the transport's drain gate); a host that leaves ends it.
+                    tokio::select! {
+                        _ = &mut session => {}
+                        () = app.drain_in_flight() => {}
+                    }
+                    Ok(())
+                }
             }
         }
     };

@@ -218,7 +218,8 @@ pub struct RawSettings {
     pub max_message_bytes: Option<u64>,
     /// How long a child gets after stdin closes, and again after SIGTERM.
     pub shutdown_grace: Option<f64>,
-    /// On reload, how long calls in flight to a server being stopped may take to finish.
+    /// How long work in flight may take to finish: calls to a server a reload stops; on
+    /// SIGTERM, the orchestrator's calls, steps and jobs.
     pub drain_timeout: Option<f64>,
     /// Calls in flight to one server at most; more get an overload error at once.
     pub max_in_flight: Option<u32>,
@@ -253,4 +254,53 @@ pub struct RawSettings {
     pub resources: Option<RawResources>,
     /// Seconds a replica's claim on a run lasts without renewal.
     pub lease_ttl: Option<f64>,
+    /// Where servers are found besides this file. Kept raw so errors name its keys.
+    pub discovery: Option<Value>,
+}
+
+/// `orchestrator.discovery`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDiscovery {
+    /// Read `MCP_SERVER_<ID>_URL` variables.
+    #[serde(default)]
+    pub env: bool,
+    /// SRV records.
+    pub dns: Option<RawDnsDiscovery>,
+    /// Labelled Kubernetes Services.
+    pub kubernetes: Option<RawKubernetesDiscovery>,
+}
+
+/// `orchestrator.discovery.dns`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDnsDiscovery {
+    /// The domain under which `_mcp._tcp` is looked up.
+    pub domain: Option<String>,
+    /// Seconds between resolutions.
+    pub interval: Option<f64>,
+    /// `IP` or `IP:PORT` of the DNS server to ask.
+    pub nameserver: Option<String>,
+    /// The MCP endpoint's path (default `/mcp`).
+    pub path: Option<String>,
+    /// `http` or `https`.
+    pub scheme: Option<String>,
+    /// Put the target's address in the URL instead of its name.
+    pub use_addresses: Option<bool>,
+    /// Headers for every server found; values may use `${VAR}`.
+    pub headers: Option<BTreeMap<String, String>>,
+}
+
+/// `orchestrator.discovery.kubernetes`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKubernetesDiscovery {
+    /// The namespace.
+    pub namespace: Option<String>,
+    /// Which Services (default `mcp.io/server=true`).
+    pub label_selector: Option<String>,
+    /// The API server's URL (default: in-cluster).
+    pub api_url: Option<String>,
+    /// Headers for every server found; values may use `${VAR}`.
+    pub headers: Option<BTreeMap<String, String>>,
 }

@@ -280,6 +280,8 @@ pub struct ServerSpec {
     pub capabilities: Vec<String>,
     /// Which protocol era to speak to it.
     pub protocol: ProtocolChoice,
+    /// Where its definition came from: the config file or a discovery source.
+    pub source: crate::report::ServerSource,
 }
 
 /// Which MCP era the orchestrator speaks to a server.
@@ -402,7 +404,9 @@ pub struct Settings {
     pub max_message_bytes: usize,
     /// Grace after closing stdin, and again after SIGTERM.
     pub shutdown_grace: Duration,
-    /// On reload, how long calls in flight to a server being stopped may take to finish.
+    /// How long work in flight may take to finish before what runs it stops: calls to a server
+    /// being stopped by a reload; and on SIGTERM, the whole orchestrator's calls, workflow steps
+    /// and jobs (after it, their leases are handed back and the children stop).
     pub drain_timeout: Duration,
     /// Calls in flight to one server at most.
     pub max_in_flight: usize,
@@ -431,6 +435,8 @@ pub struct Settings {
     pub resource_history: Duration,
     /// What one history point covers (its CPU is the mean, its memory the peak, over it).
     pub resource_history_step: Duration,
+    /// Where servers are found besides the config file (`orchestrator.discovery`).
+    pub discovery: super::discovery::DiscoveryConfig,
 }
 
 /// The machine's budget for `resource_aware` steps (`orchestrator.resources`).
@@ -502,7 +508,9 @@ impl Default for Settings {
             restart_window: Duration::from_secs(60),
             max_message_bytes: 16 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(2),
-            drain_timeout: Duration::from_secs(5),
+            // Kubernetes' default 30 s grace: a 5 s preStop pause + this + ≤ 3 s handing leases
+            // back + ≤ 8 s stopping children (3 × shutdown_grace + 2 s) = 26 s.
+            drain_timeout: Duration::from_secs(10),
             max_in_flight: 64,
             cache_ttl: Duration::from_secs(300),
             breaker: BreakerConfig::default(),
@@ -516,6 +524,7 @@ impl Default for Settings {
             resource_sample_interval: Duration::from_secs(5),
             resource_history: Duration::from_secs(86_400),
             resource_history_step: Duration::from_secs(60),
+            discovery: super::discovery::DiscoveryConfig::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 mod alerts;
+mod discovery;
 mod jobs;
 mod routing;
 mod server;

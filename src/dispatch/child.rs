@@ -2,6 +2,7 @@
 //! call under `max_in_flight`, apply the timeout, map progress, pass a cancellation on, record
 //! metrics and the audit line.
 
+mod subscriptions;
 mod task_calls;
 use std::{sync::Arc, time::Duration};
 
@@ -46,6 +47,8 @@ pub struct ChildDispatcher {
     registry: Arc<Registry>,
     /// Calls of stateless hosts waiting for the host's answers to their child's asks.
     parked: Arc<Parked>,
+    /// Listen streams standing in for legacy hosts' subscriptions to stateless children.
+    listens: subscriptions::Listens,
 }
 
 impl ChildDispatcher {
@@ -55,6 +58,7 @@ impl ChildDispatcher {
         Self {
             registry,
             parked: Arc::new(parked),
+            listens: Arc::default(),
         }
     }
 
@@ -176,6 +180,7 @@ impl ChildDispatcher {
         let me = Self {
             registry: self.registry.clone(),
             parked: self.parked.clone(),
+            listens: self.listens.clone(),
         };
         let server_id = server.clone();
         let server = server.clone();

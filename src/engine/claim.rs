@@ -6,7 +6,11 @@ use std::{sync::Arc, time::Duration};
 
 use tokio::sync::mpsc;
 
-use super::{Active, Engine, driver, ms};
+use super::{
+    Active, Engine,
+    driver::{self, Stop},
+    ms,
+};
 use crate::store::StoreError;
 
 impl Engine {
@@ -74,7 +78,8 @@ impl Engine {
     async fn claim_runs(self: &Arc<Self>) {
         loop {
             let free = self.runs.available_permits();
-            if free == 0 || self.shutdown.is_cancelled() {
+            // A draining process claims nothing: its runs are about to be handed back.
+            if free == 0 || self.drain.is_draining() {
                 return;
             }
             let dead = self.dead.lock().expect("poisoned").clone();
@@ -136,13 +141,19 @@ impl Engine {
         );
         let progress = self.progress.lock().expect("poisoned").remove(&run_id);
         let engine = self.clone();
+        // Until the lease is handed back: the stop waits for it before closing the store.
+        let held = self.drain.hold_leased();
         self.tracker.spawn(async move {
             let outcome = driver::drive(engine.clone(), lease.clone(), rx, progress).await;
             match &outcome {
                 // The end's write gave the lease up.
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(target: "mcp_orchestrator::workflow", run = %run_id, error = %e, "run left to another worker");
+                    if matches!(e, Stop::Shutdown) {
+                        tracing::info!(target: "mcp_orchestrator::workflow", run = %run_id, "run handed back: this replica is stopping");
+                    } else {
+                        tracing::warn!(target: "mcp_orchestrator::workflow", run = %run_id, error = %e, "run left to another worker");
+                    }
                     // Free the lease so a restart or another replica picks the run up at once.
                     if let Err(e) = engine.store.release(&lease).await
                         && !matches!(e, StoreError::StaleLease { .. })
@@ -155,6 +166,7 @@ impl Engine {
             engine.signal_end(&run_id);
             drop(permit);
             engine.pump.notify_one();
+            drop(held);
         });
     }
 }

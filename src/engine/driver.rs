@@ -234,7 +234,9 @@ impl Driver {
 
     async fn run(&mut self) -> Result<RunStatus, Stop> {
         loop {
-            if self.ending.is_none() && !self.paused {
+            // A draining process starts no step: the run's next steps are for whoever takes it.
+            let draining = self.engine.drain.is_draining();
+            if self.ending.is_none() && !self.paused && !draining {
                 self.start_ready().await?;
             }
             if self.tasks.is_empty() {
@@ -243,6 +245,11 @@ impl Driver {
                 }
                 if self.status.iter().all(|s| s.is_done()) {
                     return self.finish_completed().await;
+                }
+                if draining {
+                    // Every step started here has ended and been recorded: hand the run back
+                    // now rather than at the end of the drain, so another replica goes on at once.
+                    return Err(Stop::Shutdown);
                 }
             }
             let deadline = self.deadline.filter(|_| self.ending.is_none());
@@ -263,7 +270,9 @@ impl Driver {
                 () = sleep_until(deadline), if deadline.is_some() => {
                     self.fail("the workflow's timeout passed".into());
                 }
-                permit = steps.acquire_owned(), if want_slot => self.spare = permit.ok(),
+                permit = steps.acquire_owned(), if want_slot && !draining => self.spare = permit.ok(),
+                // Wakes the loop to stop starting steps (and to hand back an idle run).
+                () = self.engine.drain.started(), if !draining => {}
                 () = self.engine.shutdown.cancelled() => return self.stop_for_shutdown().await,
             }
         }
@@ -584,14 +593,21 @@ impl Driver {
         Ok(status)
     }
 
-    /// Lets running steps finish for a moment, records them, and leaves the run to the next
-    /// start (steps still running then are repeated only if safe).
+    /// The drain is over (or there was none): the steps still running have been cancelled.
+    /// Records those that still came back with a result, and leaves the others `running` in the
+    /// store, so whoever takes the run over judges them as after a crash (repeated only if safe to
+    /// repeat, else `unknown`). Recording them `cancelled` would read as a cancel of the run.
     async fn stop_for_shutdown(&mut self) -> Result<RunStatus, Stop> {
         let bound = tokio::time::sleep(Duration::from_secs(2));
         tokio::pin!(bound);
         while !self.tasks.is_empty() {
             tokio::select! {
                 Some(Ok(joined)) = self.tasks.join_next() => {
+                    let (i, outcome, ..) = &joined;
+                    if outcome.is_err() {
+                        tracing::info!(run = %self.lease.run_id, step = %self.def.steps[*i].name, "step interrupted by the stop; left for the next worker to judge");
+                        continue;
+                    }
                     if let Err(e) = self.on_step_end(joined).await {
                         tracing::debug!(error = %e, "step end not recorded at shutdown");
                     }

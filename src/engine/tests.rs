@@ -176,6 +176,7 @@ impl Harness {
             limits,
             tracker.clone(),
             shutdown.clone(),
+            crate::shutdown::Drain::under(&shutdown),
         );
         engine.set_definitions(definitions(workflows));
         engine.start();
@@ -320,6 +321,7 @@ steps:
         quick,
         tracker.clone(),
         shutdown.clone(),
+        crate::shutdown::Drain::under(&shutdown),
     );
     engine.set_definitions(defs);
     engine.start();

@@ -112,9 +112,9 @@ impl Jobs {
     /// Claims as many jobs as there are free slots, in fair order.
     async fn claim_jobs(self: &Arc<Self>) {
         let free = self.slots.available_permits();
-        // A stopping process takes nothing new: a claim now would count an attempt it never
+        // A draining process takes nothing new: a claim now would count an attempt it never
         // makes, and the next process would judge the job repeated.
-        if self.shutdown.is_cancelled() {
+        if self.drain.is_draining() {
             return;
         }
         if free == 0 {

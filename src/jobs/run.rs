@@ -78,17 +78,20 @@ impl Jobs {
             },
         );
         let jobs = self.clone();
+        // Until the lease is handed back: the stop waits for it before closing the store.
+        let held = self.drain.hold_leased();
         self.tracker.spawn(async move {
             jobs.run(lease, cancel).await;
             jobs.active.lock().expect("poisoned").remove(&id);
             drop(permit);
             jobs.signal_end(&id);
             jobs.pump.notify_one();
+            drop(held);
         });
     }
 
     async fn run(&self, lease: Lease, cancel: CancellationToken) {
-        if self.shutdown.is_cancelled() {
+        if self.drain.is_draining() {
             let _ = self.store.release_job(&lease).await;
             return;
         }
@@ -110,8 +113,16 @@ impl Jobs {
             return;
         }
         tracing::info!(job = %job.job_id, kind = %job.kind, target = %job.target, attempt = job.attempts, "job started");
+        // A workflow job only waits for its run, which the engine hands back at the drain's
+        // start: the job goes with it, so that one replica takes both over without waiting for
+        // the drain to end. (A workflow job is safe to take over: the run is found, not repeated.)
+        let waits_only = job.kind == JobKind::Workflow;
         let end = tokio::select! {
             end = self.execute(&job, &cancel) => end,
+            () = self.drain.started(), if waits_only => {
+                let _ = self.store.release_job(&lease).await;
+                return;
+            }
             () = self.shutdown.cancelled() => {
                 // Left running in the store: the next start judges it like a crash.
                 let _ = self.store.release_job(&lease).await;

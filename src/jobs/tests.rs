@@ -189,6 +189,7 @@ async fn harness(
         limits,
         tracker.clone(),
         stop.clone(),
+        crate::shutdown::Drain::under(&stop),
     );
     let yaml =
         "name: pipeline\nversion: '1'\nsteps:\n  - name: a\n    tool: echo\n    params: {x: 1}\n";
@@ -209,6 +210,7 @@ async fn harness(
         lease_ttl: Duration::from_secs(5),
         tracker: tracker.clone(),
         shutdown: stop.clone(),
+        drain: crate::shutdown::Drain::under(&stop),
     });
     jobs.set_tools(Arc::new(Index));
     jobs.start();

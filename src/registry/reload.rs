@@ -49,9 +49,17 @@ impl Registry {
         }
     }
 
-    /// Applies `new` (already validated).
+    /// Applies `new` (already validated, as read from the file): the servers discovery found
+    /// are merged in again (see [`super::discovered`]).
     pub async fn apply(self: &Arc<Self>, new: Config) -> ReloadSummary {
         let _one_at_a_time = self.reload_lock.lock().await;
+        let merged = self.merge_discovered(Some(new));
+        self.apply_locked(merged).await
+    }
+
+    /// Applies a merged config; the caller holds `reload_lock`, so that the file's config and
+    /// the discovered sets are merged and applied as one step.
+    pub(super) async fn apply_locked(self: &Arc<Self>, new: Config) -> ReloadSummary {
         let hold = self.hold_notifications();
         let old = self.config();
         let old_children = self.children();

@@ -39,6 +39,7 @@ impl ServerReport {
             tools_withheld: false,
             usage: None,
             in_flight: handle.in_flight(),
+            source: spec.source,
         }
     }
 }

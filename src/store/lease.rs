@@ -67,6 +67,26 @@ impl Store {
     pub async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
         self.release_in(Leased::Runs, lease).await
     }
+
+    /// Gives up every lease `owner` still holds on runs and jobs that have not ended: what a
+    /// stopping process does last, so that another replica claims them at once instead of
+    /// waiting for them to expire. Releasing changes no status: a step or job left `running` is
+    /// judged by the next holder exactly as after a crash. Returns how many were released.
+    pub async fn release_owner(&self, owner: &str) -> Result<Released, StoreError> {
+        Ok(Released {
+            runs: self.release_owner_in(Leased::Runs, owner).await?,
+            jobs: self.release_owner_in(Leased::Jobs, owner).await?,
+        })
+    }
+}
+
+/// What [`Store::release_owner`] gave up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Released {
+    /// Runs.
+    pub runs: u64,
+    /// Jobs.
+    pub jobs: u64,
 }
 
 impl Store {
@@ -167,6 +187,21 @@ impl Store {
         .execute(&self.writer)
         .await?;
         Ok(())
+    }
+}
+
+impl Store {
+    async fn release_owner_in(&self, t: Leased, owner: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(&format!(
+            "UPDATE {} SET owner = NULL, lease_until = NULL \
+             WHERE owner = $1 AND status NOT IN {}",
+            t.table(),
+            sql::TERMINAL
+        ))
+        .bind(owner)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
     }
 }
 

@@ -28,7 +28,112 @@ both!(
     size_is_reported,
     unparsable_rows_are_corrupt,
     a_run_stored_claimed_is_driven_and_ended_in_single_writes,
+    a_stopping_owner_hands_back_every_lease_it_holds,
 );
+
+/// `release_owner`: what a draining replica does last. Its runs and jobs that have not ended
+/// become claimable at once (no waiting for expiry), with their steps as they stood; ended ones,
+/// other owners' and the old holder's later writes are untouched or refused.
+async fn a_stopping_owner_hands_back_every_lease_it_holds(url: String) {
+    let store = store(&url).await;
+    for (i, id) in ["mine1", "mine2", "theirs", "ended"].iter().enumerate() {
+        new_run(&store, id, "flow", 0, i as i64).await;
+    }
+    let ttl = 60_000;
+    let mine1 = store
+        .claim("mine1", "me", 100, ttl, &[])
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .claim("mine2", "me", 100, ttl, &[])
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .claim("theirs", "them", 100, ttl, &[])
+        .await
+        .unwrap()
+        .unwrap();
+    let ended = store
+        .claim("ended", "me", 100, ttl, &[])
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .set_step(&mine1, &step("a", StepStatus::Running, 110))
+        .await
+        .unwrap();
+    store
+        .set_run(&ended, &run_update(RunStatus::Completed, 120))
+        .await
+        .unwrap();
+    let payload = json!({});
+    let job = |id: &'static str, owner: &'static str| super::NewJob {
+        id,
+        kind: crate::report::JobKind::Tool,
+        job_type: None,
+        target: "fx__echo",
+        payload: &payload,
+        metadata: &payload,
+        priority: 0,
+        ttl_ms: None,
+        inputs: &[],
+        now: 100,
+        claim: Some((owner, 100 + ttl)),
+    };
+    let my_job = store
+        .create_job(&job("job-mine", "me"))
+        .await
+        .unwrap()
+        .unwrap();
+    store.start_job(&my_job, 105).await.unwrap();
+    store
+        .create_job(&job("job-theirs", "them"))
+        .await
+        .unwrap()
+        .unwrap();
+    // Before: nothing is claimable while the leases run.
+    assert!(store.claimable(200, &[], 10).await.unwrap().is_empty());
+    assert!(store.claimable_jobs(200, &[], 10).await.unwrap().is_empty());
+
+    let released = store.release_owner("me").await.unwrap();
+    assert_eq!(released, super::Released { runs: 2, jobs: 1 });
+
+    // After: claimable at once, long before the 60 s leases would have expired.
+    assert_eq!(
+        store.claimable(200, &[], 10).await.unwrap(),
+        ["mine1", "mine2"]
+    );
+    let ids: Vec<String> = store
+        .claimable_jobs(200, &[], 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, ["job-mine"]);
+    assert_eq!(store.lease_owners().await.unwrap(), ["them"]);
+    // The step stays as it stood (`running`): the next holder judges it as after a crash.
+    let steps = store.steps("mine1").await.unwrap();
+    assert_eq!(steps[0].status, StepStatus::Running);
+    // The old holder's lease writes nothing more.
+    assert!(is_stale(
+        store
+            .set_step(&mine1, &step("a", StepStatus::Completed, 300))
+            .await
+    ));
+    // The next holder's claim fences it out for good.
+    let next = store
+        .claim("mine1", "next", 300, ttl, &[])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.fence, mine1.fence + 1);
+    // Again: nothing left to release.
+    let again = store.release_owner("me").await.unwrap();
+    assert_eq!(again, super::Released::default());
+}
 
 async fn a_run_stored_claimed_is_driven_and_ended_in_single_writes(url: String) {
     let store = store(&url).await;

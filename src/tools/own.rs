@@ -62,6 +62,7 @@ pub fn status_report(registry: &Registry, unified: &Unified) -> StatusReport {
         orchestrator: registry.resources().latest(crate::registry::resources::OWN),
         alerts: Vec::new(),
         hosts: Vec::new(),
+        discovery: registry.discovery_reports(),
     }
 }
 

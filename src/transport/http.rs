@@ -24,6 +24,8 @@ use crate::{
     dispatch::Caller,
     mcp::{OrchestratorServer, Services},
     secrets::Secret,
+    shutdown::Drain,
+    wire::{DRAINING, DRAINING_MESSAGE},
 };
 
 /// The default variable holding the bearer token clients must present.
@@ -43,6 +45,9 @@ pub struct HttpOptions {
     /// Whether `/mcp` is served (`serve --http`); without it only the REST API, `/metrics`
     /// and the health probes are (`serve --metrics` beside stdio).
     pub mcp: bool,
+    /// Once it starts: readiness answers 503 and new MCP requests are refused; those admitted
+    /// before are waited for.
+    pub drain: Drain,
 }
 
 /// Why HTTP serving could not start.
@@ -108,10 +113,12 @@ pub async fn serve(
     );
     let token = Arc::new(opts.token);
     let serve_mcp = opts.mcp;
+    let drain = opts.drain.clone();
     let api = rest::router(Arc::new(Api {
         jobs: services.jobs.clone(),
         registry: registry.clone(),
         status: services.status.clone(),
+        drain: opts.drain,
     }));
     let allowed: Arc<[String]> = {
         let mut h: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()];
@@ -138,6 +145,7 @@ pub async fn serve(
         let token = token.clone();
         let api = api.clone();
         let allowed = allowed.clone();
+        let drain = drain.clone();
         let conn_stop = stop.clone();
         registry.tracker().spawn(async move {
             let handler = hyper::service::service_fn(move |req: Request<Incoming>| {
@@ -145,6 +153,7 @@ pub async fn serve(
                 let token = token.clone();
                 let api = api.clone();
                 let allowed = allowed.clone();
+                let drain = drain.clone();
                 async move {
                     let path = req.uri().path();
                     // Probes carry no token; the dashboard's page holds no data (its data
@@ -157,8 +166,7 @@ pub async fn serve(
                         return Ok::<_, Infallible>(unauthorized());
                     }
                     if serve_mcp && (path == "/mcp" || path.starts_with("/mcp/")) {
-                        let r = service.handle(req).await;
-                        return Ok(r.map(|b| b.map_err(|never| match never {}).boxed_unsync()));
+                        return Ok(mcp(&service, &drain, req).await);
                     }
                     if !host_allowed(&req, &allowed) {
                         return Ok(forbidden_host());
@@ -178,6 +186,96 @@ pub async fn serve(
             }
         });
     }
+}
+
+/// rmcp's streamable HTTP service, with the drain in front.
+type McpService = StreamableHttpService<OrchestratorServer, LocalSessionManager>;
+
+/// One `/mcp` request. A POST (a request, or a notification or response of the client) is
+/// counted in flight until its answer's body ends, so the drain waits for it. While draining, a
+/// POST carrying a request is refused with 503 and a JSON-RPC error; one carrying a notification
+/// or a response (a cancel, a sampling answer to a call in flight) still goes through, and so do
+/// the GET stream and the DELETE that ends a session.
+async fn mcp(service: &McpService, drain: &Drain, req: Request<Incoming>) -> Response<AnyBody> {
+    if req.method() != http::Method::POST {
+        return boxed(service.handle(req).await);
+    }
+    if let Some(held) = drain.admit_request() {
+        let r = boxed(service.handle(req).await);
+        // The closure owns `held`: dropped with the body, once the answer is sent or abandoned.
+        return r.map(|b| {
+            b.map_frame(move |frame| {
+                let _ = &held;
+                frame
+            })
+            .boxed_unsync()
+        });
+    }
+    let (parts, body) = req.into_parts();
+    let body = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            tracing::debug!(error = %e, "request body not read while draining");
+            return draining(None);
+        }
+    };
+    match refused_request(&body) {
+        Some(id) => draining(Some(id)),
+        None => boxed(
+            service
+                .handle(Request::from_parts(parts, Full::new(body)))
+                .await,
+        ),
+    }
+}
+
+/// `Some(id)` when the POST body is a JSON-RPC request (what the drain refuses); `Some(null)` for
+/// anything that cannot be read as a single message (a batch, bad JSON: refused too, since it
+/// may hold requests); `None` for a notification or a response.
+fn refused_request(body: &[u8]) -> Option<serde_json::Value> {
+    let Ok(serde_json::Value::Object(message)) = serde_json::from_slice(body) else {
+        return Some(serde_json::Value::Null);
+    };
+    let is_request = message.contains_key("method") && message.contains_key("id");
+    is_request.then(|| message.get("id").cloned().unwrap_or_default())
+}
+
+/// The answer to a request refused during the drain: 503 (a load balancer may send it to another
+/// replica: nothing was run) with a JSON-RPC error, and the connection closed, so that a client
+/// or proxy reconnects, to another replica.
+fn draining(id: Option<serde_json::Value>) -> Response<AnyBody> {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id.unwrap_or_default(),
+        "error": {"code": DRAINING, "message": DRAINING_MESSAGE},
+    });
+    let mut r = Response::new(
+        Full::new(Bytes::from(body.to_string()))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let headers = r.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("1"),
+    );
+    headers.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    r
+}
+
+/// rmcp's answer, boxed like the REST API's.
+fn boxed(
+    r: Response<http_body_util::combinators::BoxBody<Bytes, Infallible>>,
+) -> Response<AnyBody> {
+    r.map(|b| b.map_err(|never| match never {}).boxed_unsync())
 }
 
 fn authorized(req: &Request<Incoming>, expected: &Secret) -> bool {
@@ -250,7 +348,23 @@ fn unauthorized() -> Response<AnyBody> {
 
 #[cfg(test)]
 mod tests {
-    use super::constant_time_eq;
+    use super::{constant_time_eq, refused_request};
+
+    #[test]
+    fn the_drain_refuses_requests_and_lets_notifications_and_responses_through() {
+        let refused = |b: &str| refused_request(b.as_bytes());
+        assert_eq!(
+            refused(r#"{"jsonrpc":"2.0","id":7,"method":"tools/call"}"#),
+            Some(serde_json::json!(7))
+        );
+        assert_eq!(
+            refused(r#"{"jsonrpc":"2.0","method":"notifications/cancelled"}"#),
+            None
+        );
+        assert_eq!(refused(r#"{"jsonrpc":"2.0","id":"s1","result":{}}"#), None);
+        assert_eq!(refused("[]"), Some(serde_json::Value::Null));
+        assert_eq!(refused("not json"), Some(serde_json::Value::Null));
+    }
 
     #[test]
     fn token_comparison() {

@@ -4,16 +4,11 @@
 //! back for the typed path. The transport knows nothing of children; the fast path nothing of
 //! the host's stream but the [`Reply`].
 
-use std::{
-    collections::HashSet,
-    future::Future,
-    pin::Pin,
-    sync::{Arc, Mutex},
-};
+use std::{future::Future, pin::Pin, sync::Arc};
 
 use rmcp::model::{ErrorData, RequestId, ServerJsonRpcMessage};
 
-use super::{scan::CallHead, sink::LineSink};
+use super::{InFlightIds, scan::CallHead, sink::LineSink};
 
 /// The future that sends a taken call on to its child.
 pub type Sent<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
@@ -32,16 +27,12 @@ pub trait FastPath: Send + Sync {
 pub struct Reply {
     out: Arc<dyn LineSink>,
     id: RequestId,
-    in_flight: Arc<Mutex<HashSet<RequestId>>>,
+    in_flight: Arc<InFlightIds>,
 }
 
 impl Reply {
     /// An answer to request `id` on `out`; `in_flight` forgets the id when it is answered.
-    pub fn new(
-        out: Arc<dyn LineSink>,
-        id: RequestId,
-        in_flight: Arc<Mutex<HashSet<RequestId>>>,
-    ) -> Self {
+    pub fn new(out: Arc<dyn LineSink>, id: RequestId, in_flight: Arc<InFlightIds>) -> Self {
         Self { out, id, in_flight }
     }
 

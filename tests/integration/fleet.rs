@@ -39,7 +39,7 @@ use tokio::{
 
 use crate::common::*;
 
-const TOKEN: &str = "fleet-lb-token-0123456789";
+pub(crate) const TOKEN: &str = "fleet-lb-token-0123456789";
 const MODERN: &str = "2026-07-28";
 const LEGACY: &str = "2025-11-25";
 /// Jobs this replica runs now.
@@ -49,7 +49,7 @@ const FX_IN_FLIGHT: (&str, &[(&str, &str)]) = ("mcp_orchestrator_in_flight", &[(
 
 /// A fresh database on the run's PostgreSQL (`MCP_TEST_POSTGRES_URL`), or `None` to skip when it
 /// is not set and peers are not required (as `jobs.rs` does).
-async fn postgres_database() -> Option<String> {
+pub(crate) async fn postgres_database() -> Option<String> {
     use sqlx::{Connection, Executor};
     let Ok(base) = std::env::var("MCP_TEST_POSTGRES_URL") else {
         assert!(
@@ -125,9 +125,9 @@ fn collect(stream: impl tokio::io::AsyncRead + Unpin + Send + 'static) -> Arc<Mu
 }
 
 /// One `serve --http 127.0.0.1:0` replica; killed when dropped.
-struct Replica {
-    child: Child,
-    port: u16,
+pub(crate) struct Replica {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
     log: Arc<Mutex<String>>,
 }
 
@@ -204,7 +204,7 @@ impl Replica {
         replica
     }
 
-    fn at(&self, path: &str) -> String {
+    pub(crate) fn at(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
@@ -226,7 +226,7 @@ impl Replica {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 
@@ -272,7 +272,7 @@ impl Replica {
 }
 
 /// HAProxy running the shipped recipe in front of the replicas; killed when dropped.
-struct Haproxy {
+pub(crate) struct Haproxy {
     _child: Child,
     port: u16,
     log: Arc<Mutex<String>>,
@@ -360,7 +360,7 @@ impl Haproxy {
         lb
     }
 
-    fn at(&self, path: &str) -> String {
+    pub(crate) fn at(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
@@ -379,9 +379,9 @@ fn free_port() -> u16 {
 }
 
 /// Two replicas on one config and one PostgreSQL database, HAProxy in front.
-struct Fleet {
-    replicas: Vec<Replica>,
-    lb: Haproxy,
+pub(crate) struct Fleet {
+    pub(crate) replicas: Vec<Replica>,
+    pub(crate) lb: Haproxy,
     _cfg: TempConfig,
     http: reqwest::Client,
 }
@@ -394,11 +394,27 @@ impl Fleet {
         hostnames: Option<[&str; 2]>,
         own_pids: bool,
     ) -> Option<Self> {
+        Self::start_with(workflows, hostnames, own_pids, json!({})).await
+    }
+
+    /// [`Fleet::start`] with `orchestrator` settings of `extra` over the fleet's own (the
+    /// database's URL, `lease_ttl` 3 s, quick supervision).
+    pub(crate) async fn start_with(
+        workflows: &[(&str, Value)],
+        hostnames: Option<[&str; 2]>,
+        own_pids: bool,
+        extra: Value,
+    ) -> Option<Self> {
         let haproxy = haproxy_bin()?;
         let store = postgres_database().await?;
         let mut settings = fast_settings();
         settings["store"] = json!(store);
         settings["lease_ttl"] = json!(3);
+        if let Value::Object(extra) = extra {
+            for (k, v) in extra {
+                settings[k] = v;
+            }
+        }
         let cfg = write_config(&json!({
             "servers": {"fx": fixture(&[])},
             "orchestrator": settings,
@@ -425,7 +441,7 @@ impl Fleet {
     /// A stateless (2026-07-28) request, as the conformance suite sends one: the version and
     /// method in headers, the client's version, info and capabilities in `_meta`. Returns the
     /// HTTP status, the `X-Mcp-Replica` header (set by haproxy) and the JSON-RPC response.
-    async fn modern(
+    pub(crate) async fn modern(
         &self,
         url: &str,
         method: &str,
@@ -459,7 +475,12 @@ impl Fleet {
 
     /// `tools/call` of `name` as a stateless request to `url`; the result, or a panic with the
     /// error.
-    async fn modern_call(&self, url: &str, name: &str, args: Value) -> (Option<String>, Value) {
+    pub(crate) async fn modern_call(
+        &self,
+        url: &str,
+        name: &str,
+        args: Value,
+    ) -> (Option<String>, Value) {
         let (status, replica, r) = self
             .modern(url, "tools/call", json!({"name": name, "arguments": args}))
             .await;
@@ -486,8 +507,13 @@ impl Fleet {
         )
     }
 
+    /// The config file both replicas run.
+    pub(crate) fn config_path(&self) -> &Path {
+        &self._cfg.path
+    }
+
     /// The logs of both replicas and haproxy, for failure messages.
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         format!(
             "--- replica a:\n{}\n--- replica b:\n{}\n--- haproxy:\n{}",
             self.replicas[0].log(),
@@ -505,7 +531,7 @@ fn header(r: &reqwest::Response, name: &str) -> Option<String> {
 }
 
 /// The JSON-RPC response with `id` in a body that is JSON or an SSE stream.
-fn jsonrpc_response(text: &str, id: u64) -> Value {
+pub(crate) fn jsonrpc_response(text: &str, id: u64) -> Value {
     if let Ok(v) = serde_json::from_str::<Value>(text) {
         return v;
     }
@@ -791,7 +817,7 @@ async fn a_job_submitted_through_one_replica_is_seen_and_cancelled_through_the_o
     }
 }
 
-fn lines(file: &Path) -> Vec<String> {
+pub(crate) fn lines(file: &Path) -> Vec<String> {
     std::fs::read_to_string(file)
         .unwrap_or_default()
         .lines()

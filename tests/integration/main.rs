@@ -21,6 +21,8 @@ mod bad_input;
 mod chaos;
 mod cli;
 mod deploy;
+mod discovery;
+mod drain;
 mod eras;
 mod fleet;
 mod peers;

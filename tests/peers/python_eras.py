@@ -23,6 +23,14 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp import types
 
 asked = []
+updated = []
+
+
+async def on_message(message):
+    # Notifications reach the session's message handler; keep resource updates.
+    note = getattr(message, "root", message)
+    if getattr(note, "method", None) == "notifications/resources/updated":
+        updated.append(str(note.params.uri))
 
 
 async def on_elicit(context, params):
@@ -68,6 +76,7 @@ async def with_input(params, out):
             sampling_callback=on_sample,
             elicitation_callback=on_elicit,
             list_roots_callback=on_roots,
+            message_handler=on_message,
         ) as s:
             init = await s.initialize()
             out["protocol"] = init.protocol_version
@@ -86,6 +95,19 @@ async def with_input(params, out):
             out["task_followed"] = [r.is_error, text(r)]
             r = await s.call_tool("modern__multi_input", {})
             out["task_with_input"] = [r.is_error, text(r)]
+            # A subscription to a stateless child's resource: a listen stream to the child.
+            await s.subscribe_resource("test://watched-resource")
+            # The child registers a listen stream just after acknowledging it, so a trigger sent
+            # in that instant may find no stream yet: trigger again until the update arrives.
+            deadline = time.monotonic() + 10
+            while "test://watched-resource" not in updated and time.monotonic() < deadline:
+                await s.call_tool("modern__test_trigger_resource_change", {})
+                for _ in range(10):
+                    if "test://watched-resource" in updated:
+                        break
+                    await anyio.sleep(0.05)
+            out["resource_updated"] = sorted(set(updated))
+            await s.unsubscribe_resource("test://watched-resource")
             r = await s.call_tool("orchestrator_status", {})
             servers = (r.structured_content or {}).get("servers", {})
             out["eras"] = {k: v.get("era") for k, v in servers.items()}
@@ -137,6 +159,8 @@ async def main():
         problems.append(f"asked {out['asked']}")
     if out["eras"].get("modern") != "modern" or out["eras"].get("legacy") != "legacy":
         problems.append(f"eras {out['eras']}")
+    if out["resource_updated"] != ["test://watched-resource"]:
+        problems.append(f"resource updated {out['resource_updated']}")
     if ["legacy", "2025-11-25"] not in out["hosts"]:
         problems.append(f"hosts {out['hosts']}")
     if "elicitation" not in out["no_capability"][1]:

@@ -85,6 +85,7 @@ impl Validator<'_> {
             pin_tools: raw.pin_tools,
             capabilities: raw.capabilities,
             protocol: raw.protocol.unwrap_or_default(),
+            source: crate::report::ServerSource::Config,
         })
     }
 

@@ -151,6 +151,7 @@ impl Validator<'_> {
                 raw.resource_history_step,
                 d.resource_history_step,
             )?,
+            discovery: self.discovery(raw.discovery)?,
         })
     }
 

@@ -11,6 +11,9 @@ use std::sync::{
 
 use rmcp::service::{SubscriptionContext, SubscriptionSendError, SubscriptionSink};
 
+/// The resource whose updates a listen stream can subscribe to.
+pub const WATCHED_RESOURCE: &str = "test://watched-resource";
+
 /// A list whose change a trigger tool announces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -103,7 +106,12 @@ impl Listeners {
             let sent = match change {
                 Change::Tools => sink.notify_tool_list_changed().await,
                 Change::Prompts => sink.notify_prompt_list_changed().await,
-                Change::Resources => sink.notify_resource_list_changed().await,
+                Change::Resources => {
+                    // The watched resource changes with the list: a stream subscribed to its
+                    // URI hears of it (the sink drops it for streams that did not ask).
+                    let _ = sink.notify_resource_updated(WATCHED_RESOURCE).await;
+                    sink.notify_resource_list_changed().await
+                }
             };
             match sent {
                 Ok(()) => reached += 1,
