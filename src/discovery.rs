@@ -5,7 +5,8 @@
 //!
 //! - [`env`]: `MCP_SERVER_<ID>_URL` variables, read once;
 //! - [`srv`] and [`dns`]: SRV records → servers, re-resolved every `interval`;
-//! - [`schedule`]: when a polling source asks again (sooner after a failure).
+//! - [`service`] and [`kubernetes`]: labelled Services → servers, listed then watched;
+//! - [`schedule`]: when a source asks again (sooner after a failure).
 //!
 //! One task follows the config in force: a source that appears starts, one whose settings
 //! change restarts (its set stays until the new one answers), one that disappears stops and its
@@ -13,7 +14,9 @@
 
 mod dns;
 mod env;
+mod kubernetes;
 mod schedule;
+mod service;
 mod srv;
 
 use std::{
@@ -28,7 +31,7 @@ use self::schedule::Schedule;
 use crate::{
     config::{
         ServerSpec,
-        discovery::{DiscoveryConfig, DnsDiscovery},
+        discovery::{DiscoveryConfig, DnsDiscovery, KubernetesDiscovery},
         found::Found,
     },
     registry::Registry,
@@ -38,10 +41,6 @@ use crate::{
 /// How often the config in force is compared with the sources running: a reload swaps it, and
 /// a second is soon enough for a source to follow.
 const CONFIG_POLL: Duration = Duration::from_secs(1);
-
-/// What `status` says of `orchestrator.discovery.kubernetes` until that source is built.
-const KUBERNETES_NOT_YET: &str =
-    "Kubernetes discovery is not part of this build yet; the setting is validated and ignored";
 
 /// Why a source could not answer this time.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,6 +59,19 @@ pub enum DiscoveryError {
     /// Some entries could not be used; the others were.
     #[error("{}", .0.join("; "))]
     Entries(Vec<String>),
+    /// The Kubernetes client could not be set up (no cluster, a bad `api_url`, no token).
+    #[error("cannot set up the Kubernetes client: {0}")]
+    Client(String),
+    /// Listing or watching the Services failed.
+    #[error("watching Services `{selector}` in namespace {namespace} failed: {message}")]
+    Watch {
+        /// The namespace watched.
+        namespace: String,
+        /// The label selector.
+        selector: String,
+        /// kube's message.
+        message: String,
+    },
 }
 
 /// One source's settings, compared to tell whether it must restart.
@@ -67,6 +79,7 @@ pub enum DiscoveryError {
 enum SourceConfig {
     Env,
     Dns(DnsDiscovery),
+    Kubernetes(KubernetesDiscovery),
 }
 
 impl SourceConfig {
@@ -74,6 +87,7 @@ impl SourceConfig {
         match source {
             ServerSource::Env if cfg.env => Some(Self::Env),
             ServerSource::Dns => cfg.dns.clone().map(Self::Dns),
+            ServerSource::Kubernetes => cfg.kubernetes.clone().map(Self::Kubernetes),
             _ => None,
         }
     }
@@ -89,23 +103,11 @@ pub fn start(registry: &Arc<Registry>) {
 
 async fn follow_config(registry: Weak<Registry>, stop: CancellationToken) {
     let mut running: BTreeMap<ServerSource, (SourceConfig, CancellationToken)> = BTreeMap::new();
-    let mut kubernetes_said = false;
     loop {
         let Some(reg) = registry.upgrade() else {
             return;
         };
         let wanted = reg.config().settings.discovery.clone();
-        // Validated but not served yet: said in `status` and the log rather than ignored.
-        match (wanted.kubernetes.is_some(), kubernetes_said) {
-            (true, false) => {
-                reg.discovery_failed(ServerSource::Kubernetes, KUBERNETES_NOT_YET.to_owned())
-            }
-            (false, true) => {
-                reg.discovery_ended(ServerSource::Kubernetes).await;
-            }
-            _ => {}
-        }
-        kubernetes_said = wanted.kubernetes.is_some();
         for source in ServerSource::DISCOVERED {
             let want = SourceConfig::of(&wanted, source);
             if running.get(&source).map(|(c, _)| c) == want.as_ref() {
@@ -140,7 +142,7 @@ async fn follow_config(registry: Weak<Registry>, stop: CancellationToken) {
     }
 }
 
-/// One source until `stop`: env once, DNS every interval.
+/// One source until `stop`: env once, DNS every interval, Kubernetes as its watch says.
 async fn run_source(
     registry: Weak<Registry>,
     source: ServerSource,
@@ -156,6 +158,7 @@ async fn run_source(
                 reg.discovery_failed(source, e.to_string());
             }
         }
+        SourceConfig::Kubernetes(cfg) => kubernetes::run(registry, cfg, stop).await,
         SourceConfig::Dns(cfg) => {
             let dns = match dns::Dns::new(&cfg) {
                 Ok(d) => d,

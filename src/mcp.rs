@@ -12,7 +12,7 @@ use std::sync::Arc;
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
-        CallToolRequestParams, CallToolResponse, CancelTaskParams, ClientRequest,
+        CacheScope, CallToolRequestParams, CallToolResponse, CancelTaskParams, ClientRequest,
         CompleteRequestParams, CompleteResult, CustomRequest, CustomResult, GetPromptRequestParams,
         GetPromptResponse, GetTaskParams, GetTaskResult, Implementation, ListPromptsResult,
         ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
@@ -177,6 +177,24 @@ impl OrchestratorServer {
         pick(result).ok_or_else(|| unexpected(owner, method).into())
     }
 
+    /// The caching hints of this session's lists: what every child said of its own (the
+    /// shortest freshness, public only if all are), since the orchestrator's own entries change
+    /// only with an announced reload; none (rmcp's conservative defaults) while some child gave
+    /// none, and for the control socket, whose lists are its own.
+    fn cache_hints(&self, surface: &Surface) -> (Option<u64>, Option<CacheScope>) {
+        match (self.caller, surface.cache_hints) {
+            (Caller::Host, Some(h)) => (
+                h.ttl_ms,
+                Some(if h.public {
+                    CacheScope::Public
+                } else {
+                    CacheScope::Private
+                }),
+            ),
+            _ => (None, None),
+        }
+    }
+
     /// The protocol era of child `id`'s connection.
     fn era_of(&self, id: &str) -> Option<Era> {
         self.registry().child(id).and_then(|c| c.era())
@@ -324,10 +342,10 @@ impl ServerHandler for OrchestratorServer {
         _req: Option<PaginatedRequestParams>,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        self.current_surface().await;
-        Ok(ListToolsResult::with_all_items(
-            self.services.sources.tools(self.caller),
-        ))
+        let surface = self.current_surface().await;
+        let mut result = ListToolsResult::with_all_items(self.services.sources.tools(self.caller));
+        (result.ttl_ms, result.cache_scope) = self.cache_hints(&surface);
+        Ok(result)
     }
 
     /// A child tool's definition as hosts see it: rmcp's HTTP layer checks a call's
@@ -435,9 +453,10 @@ impl ServerHandler for OrchestratorServer {
         _req: Option<PaginatedRequestParams>,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        Ok(ListPromptsResult::with_all_items(
-            self.current_surface().await.prompts.clone(),
-        ))
+        let surface = self.current_surface().await;
+        let mut result = ListPromptsResult::with_all_items(surface.prompts.clone());
+        (result.ttl_ms, result.cache_scope) = self.cache_hints(&surface);
+        Ok(result)
     }
 
     async fn get_prompt(
@@ -477,9 +496,12 @@ impl ServerHandler for OrchestratorServer {
         _req: Option<PaginatedRequestParams>,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        let mut resources = self.current_surface().await.resources.clone();
+        let surface = self.current_surface().await;
+        let mut resources = surface.resources.clone();
         resources.extend(artifacts::list(self.services.jobs.artifacts()).await);
-        Ok(ListResourcesResult::with_all_items(resources))
+        let mut result = ListResourcesResult::with_all_items(resources);
+        (result.ttl_ms, result.cache_scope) = self.cache_hints(&surface);
+        Ok(result)
     }
 
     async fn list_resource_templates(
@@ -487,9 +509,10 @@ impl ServerHandler for OrchestratorServer {
         _req: Option<PaginatedRequestParams>,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        Ok(ListResourceTemplatesResult::with_all_items(
-            self.current_surface().await.templates.clone(),
-        ))
+        let surface = self.current_surface().await;
+        let mut result = ListResourceTemplatesResult::with_all_items(surface.templates.clone());
+        (result.ttl_ms, result.cache_scope) = self.cache_hints(&surface);
+        Ok(result)
     }
 
     async fn read_resource(

@@ -39,7 +39,7 @@ use rmcp::{Peer, RoleClient};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-pub use state::{ChildStatus, ServerState};
+pub use state::{CacheHints, ChildStatus, ServerState};
 
 /// The connection type of every child: what `start` makes, `conn` lives with and `lists` reads.
 type Running = rmcp::service::RunningService<rmcp::RoleClient, child_client::ChildClient>;

@@ -60,6 +60,15 @@ pub struct KubernetesDiscovery {
     pub label_selector: String,
     /// The API server; `None`: the in-cluster one (service account token and CA).
     pub api_url: Option<String>,
+    /// The variable holding a bearer token for `api_url` (e.g. `kubectl create token`'s output).
+    pub token_env: Option<String>,
+    /// That variable's value when the config was read; `None`: unset (the source then fails
+    /// and says so rather than asking the API anonymously).
+    pub token: Option<Secret>,
+    /// The Service port that serves MCP, by name; a Service without one uses its first port.
+    pub port_name: String,
+    /// The MCP endpoint's path unless a Service's `mcp.io/path` annotation says otherwise.
+    pub path: String,
     /// Headers sent to every server found (expanded; secrets).
     pub headers: BTreeMap<String, Secret>,
     /// Variables the headers refer to that are unset.

@@ -301,6 +301,12 @@ pub struct RawKubernetesDiscovery {
     pub label_selector: Option<String>,
     /// The API server's URL (default: in-cluster).
     pub api_url: Option<String>,
+    /// The variable holding a bearer token for `api_url`.
+    pub token_env: Option<String>,
+    /// The name of the Service port to use (default `mcp`; else the first port).
+    pub port_name: Option<String>,
+    /// The MCP endpoint's path unless a Service's annotation says (default `/mcp`).
+    pub path: Option<String>,
     /// Headers for every server found; values may use `${VAR}`.
     pub headers: Option<BTreeMap<String, String>>,
 }

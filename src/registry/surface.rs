@@ -16,6 +16,7 @@ use rmcp::model::{
     MetaObject, Prompt, Resource, ResourceTemplate, SKILL_MD, Skill, SkillResources, Tool,
 };
 
+use crate::supervisor::CacheHints;
 use crate::{naming::Namer, supervisor::ChildStatus};
 
 /// Where a host-facing name leads.
@@ -59,6 +60,10 @@ pub struct Surface {
     pub skill_roots: Vec<(String, Arc<str>)>,
     /// Fingerprints of the three lists, to tell whether a rebuild changed anything.
     pub fingerprint: Fingerprint,
+    /// The caching hints every child on the surface gave its lists, combined (the shortest
+    /// freshness; public only if all are): what the hosts' lists may say. `None` when some child
+    /// gave none (a handshake-era child) or there is no child.
+    pub cache_hints: Option<CacheHints>,
     /// Host tool name → server, for tools withheld because their definition changed since it
     /// was pinned (`pin_tools: "withhold"`).
     pub withheld: HashMap<String, Arc<str>>,
@@ -112,11 +117,18 @@ impl Surface {
         let mut s = Surface::default();
         let mut tool_namer = Namer::with_reserved(reserved.iter().copied());
         let mut prompt_namer = Namer::default();
+        // `Some(None)`: no child yet; `None`: some child gave no hints.
+        let mut hints: Option<Option<CacheHints>> = Some(None);
         for (id, status, namespaced) in children {
             // A restarting child's last good catalogue stays (its lists were kept).
             if !status.state.serves_calls() && !status.state.keeps_catalogue() {
                 continue;
             }
+            hints = match (hints, status.cache_hints) {
+                (Some(None), Some(h)) => Some(Some(h)),
+                (Some(Some(all)), Some(h)) => Some(Some(all.and(h))),
+                _ => None,
+            };
             let withhold = withheld.get(id);
             for tool in status.tools.iter() {
                 let name = tool_namer.name_in(id, &tool.name, namespaced);
@@ -182,6 +194,7 @@ impl Surface {
             .sort_by_key(|(root, _)| std::cmp::Reverse(root.len()));
         s.warnings.extend(tool_namer.warnings);
         s.warnings.extend(prompt_namer.warnings);
+        s.cache_hints = hints.flatten();
         s.fingerprint = Fingerprint {
             tools: hash_json(&s.tools),
             prompts: hash_json(&s.prompts),
@@ -312,6 +325,34 @@ mod tests {
         let mut s = ChildStatus::initial(state, vec![]);
         s.tools = Arc::new(tools.iter().map(|t| tool(t)).collect());
         s
+    }
+
+    #[test]
+    fn hosts_lists_carry_hints_only_when_every_child_gave_them() {
+        let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
+        let hinted = |ttl, public| {
+            let mut s = status(ServerState::Running, &["x"]);
+            s.cache_hints = Some(CacheHints {
+                ttl_ms: Some(ttl),
+                public,
+            });
+            s
+        };
+        let s = Surface::build(
+            [(&a, &hinted(60_000, true)), (&b, &hinted(5_000, false))],
+            &[],
+        );
+        assert_eq!(
+            s.cache_hints,
+            Some(CacheHints {
+                ttl_ms: Some(5_000),
+                public: false
+            })
+        );
+        let legacy = status(ServerState::Running, &["y"]);
+        let s = Surface::build([(&a, &hinted(60_000, true)), (&b, &legacy)], &[]);
+        assert_eq!(s.cache_hints, None);
+        assert_eq!(Surface::build([], &[]).cache_hints, None);
     }
 
     #[test]

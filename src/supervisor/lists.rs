@@ -3,9 +3,13 @@
 
 use std::{sync::Arc, time::Duration};
 
-use rmcp::model::ServerCapabilities;
+use rmcp::model::{PaginatedRequestParams, ServerCapabilities};
 
-use super::{Running, child_client::ChildEvent, state::ChildStatus};
+use super::{
+    Running,
+    child_client::ChildEvent,
+    state::{CacheHints, ChildStatus},
+};
 
 /// A child's lists at one moment.
 pub(super) struct Lists {
@@ -14,15 +18,40 @@ pub(super) struct Lists {
     resources: Vec<rmcp::model::Resource>,
     templates: Vec<rmcp::model::ResourceTemplate>,
     skills: Vec<rmcp::model::Skill>,
+    hints: Option<CacheHints>,
 }
 
 impl Lists {
     pub(super) fn apply(self, s: &mut ChildStatus) {
+        s.cache_hints = self.hints;
         s.tools = Arc::new(self.tools);
         s.prompts = Arc::new(self.prompts);
         s.resources = Arc::new(self.resources);
         s.resource_templates = Arc::new(self.templates);
         s.skills = Arc::new(self.skills);
+    }
+}
+
+/// Every page of a list, and the hints of all its pages together.
+async fn all_pages<R, T, F, Fut>(
+    mut page: F,
+    split: impl Fn(R) -> (Vec<T>, Option<String>, CacheHints),
+) -> Result<(Vec<T>, CacheHints), rmcp::ServiceError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<R, rmcp::ServiceError>>,
+{
+    let mut items = Vec::new();
+    let mut hints: Option<CacheHints> = None;
+    let mut cursor = None;
+    loop {
+        let (mut more, next, h) = split(page(cursor).await?);
+        items.append(&mut more);
+        hints = Some(hints.map_or(h, |all| all.and(h)));
+        cursor = next;
+        if cursor.is_none() {
+            return Ok((items, hints.unwrap_or_default()));
+        }
     }
 }
 
@@ -33,33 +62,84 @@ pub(super) async fn list_everything(running: &Running, limit: Duration) -> Resul
         .map(|i| i.capabilities.clone())
         .unwrap_or_default();
     let work = async {
+        let mut hints: Option<CacheHints> = None;
+        let mut hinted = |h: CacheHints| hints = Some(hints.map_or(h, |all| all.and(h)));
         let tools = if caps.tools.is_some() {
-            running
-                .list_all_tools()
-                .await
-                .map_err(|e| format!("tools/list: {e}"))?
+            let (items, h) = all_pages(
+                |cursor| {
+                    running.list_tools(Some(PaginatedRequestParams::default().with_cursor(cursor)))
+                },
+                |r| {
+                    (
+                        r.tools,
+                        r.next_cursor,
+                        CacheHints::of(r.ttl_ms, r.cache_scope),
+                    )
+                },
+            )
+            .await
+            .map_err(|e| format!("tools/list: {e}"))?;
+            hinted(h);
+            items
         } else {
             Vec::new()
         };
         let prompts = if caps.prompts.is_some() {
-            running
-                .list_all_prompts()
-                .await
-                .map_err(|e| format!("prompts/list: {e}"))?
+            let (items, h) = all_pages(
+                |cursor| {
+                    running
+                        .list_prompts(Some(PaginatedRequestParams::default().with_cursor(cursor)))
+                },
+                |r| {
+                    (
+                        r.prompts,
+                        r.next_cursor,
+                        CacheHints::of(r.ttl_ms, r.cache_scope),
+                    )
+                },
+            )
+            .await
+            .map_err(|e| format!("prompts/list: {e}"))?;
+            hinted(h);
+            items
         } else {
             Vec::new()
         };
         let (resources, templates) = if caps.resources.is_some() {
-            (
-                running
-                    .list_all_resources()
-                    .await
-                    .map_err(|e| format!("resources/list: {e}"))?,
-                running
-                    .list_all_resource_templates()
-                    .await
-                    .map_err(|e| format!("resources/templates/list: {e}"))?,
+            let (resources, h) = all_pages(
+                |cursor| {
+                    running
+                        .list_resources(Some(PaginatedRequestParams::default().with_cursor(cursor)))
+                },
+                |r| {
+                    (
+                        r.resources,
+                        r.next_cursor,
+                        CacheHints::of(r.ttl_ms, r.cache_scope),
+                    )
+                },
             )
+            .await
+            .map_err(|e| format!("resources/list: {e}"))?;
+            hinted(h);
+            let (templates, h) = all_pages(
+                |cursor| {
+                    running.list_resource_templates(Some(
+                        PaginatedRequestParams::default().with_cursor(cursor),
+                    ))
+                },
+                |r| {
+                    (
+                        r.resource_templates,
+                        r.next_cursor,
+                        CacheHints::of(r.ttl_ms, r.cache_scope),
+                    )
+                },
+            )
+            .await
+            .map_err(|e| format!("resources/templates/list: {e}"))?;
+            hinted(h);
+            (resources, templates)
         } else {
             (Vec::new(), Vec::new())
         };
@@ -74,6 +154,7 @@ pub(super) async fn list_everything(running: &Running, limit: Duration) -> Resul
             resources,
             templates,
             skills,
+            hints,
         })
     };
     tokio::time::timeout(limit, work)

@@ -31,6 +31,8 @@ pub struct ChildStatus {
     pub protocol_version: Option<String>,
     /// The era of that version.
     pub era: Option<crate::era::Era>,
+    /// The caching hints of its last lists (a stateless child's), for the hosts' lists.
+    pub cache_hints: Option<CacheHints>,
     /// The child's own name and version.
     pub server_info: Option<String>,
     pub capabilities: Option<ServerCapabilities>,
@@ -62,6 +64,7 @@ impl ChildStatus {
             generation: 0,
             protocol_version: None,
             era: None,
+            cache_hints: None,
             server_info: None,
             capabilities: None,
             tools: Arc::default(),
@@ -103,5 +106,36 @@ impl fmt::Debug for ChildStatus {
             .field("tools", &self.tools.len())
             .field("last_error", &self.last_error)
             .finish_non_exhaustive()
+    }
+}
+
+/// The caching hints (SEP-2549) a stateless child put on its list results: how long a list may
+/// be treated as fresh, and who may cache it. A handshake-era child gives none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CacheHints {
+    /// The shortest `ttlMs` of the child's lists; `None` if any list had none.
+    pub ttl_ms: Option<u64>,
+    /// Whether every list said `cacheScope: "public"`.
+    pub public: bool,
+}
+
+impl CacheHints {
+    /// The hints of a result page.
+    pub fn of(ttl_ms: Option<u64>, scope: Option<rmcp::model::CacheScope>) -> Self {
+        Self {
+            ttl_ms,
+            public: scope == Some(rmcp::model::CacheScope::Public),
+        }
+    }
+
+    /// The hints that hold for both: the shorter freshness, public only if both are.
+    pub fn and(self, other: Self) -> Self {
+        Self {
+            ttl_ms: match (self.ttl_ms, other.ttl_ms) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                _ => None,
+            },
+            public: self.public && other.public,
+        }
     }
 }

@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-const TOKEN: &str = "discovery-token-5b1e7f03";
+pub(crate) const TOKEN: &str = "discovery-token-5b1e7f03";
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -32,13 +32,13 @@ fn free_dns_port() -> u16 {
 }
 
 /// An orchestrator serving the fixture child over streamable HTTP at `127.0.0.1:port/mcp`.
-struct Remote {
+pub(crate) struct Remote {
     _config: TempConfig,
     _process: tokio::process::Child,
 }
 
 impl Remote {
-    fn start(port: u16) -> Self {
+    pub(crate) fn start(port: u16) -> Self {
         let config = write_config(
             &json!({"servers": {"fx": fixture(&[])}, "orchestrator": fast_settings()}),
         );
@@ -67,7 +67,7 @@ impl Remote {
 }
 
 /// Settings for a front orchestrator whose remote servers reconnect quickly.
-fn front_settings(discovery: Value) -> Value {
+pub(crate) fn front_settings(discovery: Value) -> Value {
     let mut settings = fast_settings();
     settings["max_restarts"] = json!(50);
     settings["discovery"] = discovery;
@@ -75,12 +75,12 @@ fn front_settings(discovery: Value) -> Value {
 }
 
 /// The status report's text, as `orchestrator_status` gives it beside the object.
-async fn status_text(host: &Host) -> String {
+pub(crate) async fn status_text(host: &Host) -> String {
     let r = host.call("orchestrator_status", Value::Null).await.unwrap();
     r.content[0].as_text().unwrap().text.clone()
 }
 
-fn discovery_of<'a>(s: &'a Value, source: &str) -> &'a Value {
+pub(crate) fn discovery_of<'a>(s: &'a Value, source: &str) -> &'a Value {
     static NONE: Value = Value::Null;
     s["discovery"]
         .as_array()
@@ -88,7 +88,7 @@ fn discovery_of<'a>(s: &'a Value, source: &str) -> &'a Value {
         .unwrap_or(&NONE)
 }
 
-async fn echo(host: &Host, tool: &str) -> Result<String, String> {
+pub(crate) async fn echo(host: &Host, tool: &str) -> Result<String, String> {
     match host.call(tool, json!({"message": "found"})).await {
         Ok(r) if r.is_error != Some(true) => Ok(r.content[0].as_text().unwrap().text.clone()),
         Ok(r) => Err(format!("{:?}", r.content)),

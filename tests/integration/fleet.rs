@@ -134,17 +134,21 @@ pub(crate) struct Replica {
 impl Replica {
     /// Starts it on `config` with its own runtime and state dirs (as on its own machine); with
     /// `hostname`, in a UTS namespace of its own under that host name.
-    async fn start(config: &Path, name: &str, hostname: Option<&str>, own_pids: bool) -> Self {
+    /// With `watch`, the replica reloads its config file when it changes.
+    async fn start_watching(
+        config: &Path,
+        name: &str,
+        hostname: Option<&str>,
+        own_pids: bool,
+        watch: bool,
+    ) -> Self {
         let run = config.parent().unwrap().join(name);
         std::fs::create_dir_all(&run).unwrap();
-        let serve = [
-            "--config",
-            config.to_str().unwrap(),
-            "serve",
-            "--no-watch",
-            "--http",
-            "127.0.0.1:0",
-        ];
+        let mut serve = vec!["--config", config.to_str().unwrap(), "serve"];
+        if !watch {
+            serve.push("--no-watch");
+        }
+        serve.extend(["--http", "127.0.0.1:0"]);
         let mut cmd = match hostname {
             // `unshare` execs sh, which execs serve: the pid is serve's, and SIGKILL reaches it.
             Some(host) => {
@@ -156,12 +160,12 @@ impl Replica {
                 }
                 c.args(["--uts", "sh", "-c", r#"hostname "$0" && exec "$@""#, host])
                     .arg(orchestrator_bin())
-                    .args(serve);
+                    .args(&serve);
                 c
             }
             None => {
                 let mut c = tokio::process::Command::new(orchestrator_bin());
-                c.args(serve);
+                c.args(&serve);
                 c
             }
         };
@@ -405,6 +409,21 @@ impl Fleet {
         own_pids: bool,
         extra: Value,
     ) -> Option<Self> {
+        Self::start_inner(workflows, hostnames, own_pids, extra, false).await
+    }
+
+    /// Two replicas that reload the shared config file when it changes.
+    async fn start_watching() -> Option<Self> {
+        Self::start_inner(&[], None, false, json!({}), true).await
+    }
+
+    async fn start_inner(
+        workflows: &[(&str, Value)],
+        hostnames: Option<[&str; 2]>,
+        own_pids: bool,
+        extra: Value,
+        watch: bool,
+    ) -> Option<Self> {
         let haproxy = haproxy_bin()?;
         let store = postgres_database().await?;
         let mut settings = fast_settings();
@@ -427,8 +446,10 @@ impl Fleet {
                 std::fs::write(dir.join(format!("{name}.json")), def.to_string()).unwrap();
             }
         }
-        let a = Replica::start(&cfg.path, "a", hostnames.map(|h| h[0]), own_pids).await;
-        let b = Replica::start(&cfg.path, "b", hostnames.map(|h| h[1]), own_pids).await;
+        let a =
+            Replica::start_watching(&cfg.path, "a", hostnames.map(|h| h[0]), own_pids, watch).await;
+        let b =
+            Replica::start_watching(&cfg.path, "b", hostnames.map(|h| h[1]), own_pids, watch).await;
         let lb = Haproxy::start(&haproxy, cfg.dir.path(), &[a.port, b.port]).await;
         Some(Self {
             replicas: vec![a, b],
@@ -1002,4 +1023,46 @@ async fn containers_with_one_host_name_wait_out_each_others_leases() {
         resumed >= Duration::from_secs(1) && resumed < Duration::from_secs(8),
         "{resumed:?}"
     );
+}
+
+#[tokio::test]
+async fn a_reload_of_the_shared_config_reaches_every_replica() {
+    let Some(fleet) = Fleet::start_watching().await else {
+        return;
+    };
+    // One edit of the file both replicas run (a ConfigMap in Kubernetes): a second server.
+    let path = fleet.config_path().to_owned();
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["servers"]["fy"] = fixture(&[]);
+    let staged = path.with_extension("new");
+    std::fs::write(&staged, config.to_string()).unwrap();
+    std::fs::rename(&staged, &path).unwrap();
+    for (i, replica) in fleet.replicas.iter().enumerate() {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, _, r) = fleet
+                .modern(&replica.at("/mcp"), "tools/list", json!({}))
+                .await;
+            let listed = r["result"]["tools"]
+                .as_array()
+                .is_some_and(|tools| tools.iter().any(|t| t["name"] == "fy__echo"));
+            if listed {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "replica {i} never listed fy__echo: {r}\n{}",
+                fleet.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let (_, _, r) = fleet
+            .modern(
+                &replica.at("/mcp"),
+                "tools/call",
+                json!({"name": "fy__echo", "arguments": {"message": "reloaded"}}),
+            )
+            .await;
+        assert_eq!(r["result"]["content"][0]["text"], "echo: reloaded", "{r}");
+    }
 }

@@ -25,6 +25,7 @@ mod discovery;
 mod drain;
 mod eras;
 mod fleet;
+mod kubernetes;
 mod peers;
 mod pinning;
 mod protocol;

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
 use serde_json::Value;
 
-use super::Validator;
+use super::{Validator, is_env_name};
 use crate::{
     config::{
         ConfigError,
@@ -20,6 +20,8 @@ use crate::{
 const DNS_INTERVAL: Duration = Duration::from_secs(30);
 /// What marks a Service as an MCP server unless the config says otherwise.
 pub(crate) const DEFAULT_LABEL_SELECTOR: &str = "mcp.io/server=true";
+/// The Service port that serves MCP unless the config says otherwise.
+const DEFAULT_PORT_NAME: &str = "mcp";
 
 const AT: &str = "orchestrator.discovery";
 
@@ -125,6 +127,13 @@ impl Validator<'_> {
                     "missing: the namespace whose Services are watched",
                 )
             })?;
+        // It becomes part of an API path and of every server's DNS name.
+        if !is_dns_label(&namespace) {
+            return Err(self.invalid(
+                &format!("{at}.namespace"),
+                format!("`{namespace}` is not a namespace name (lowercase letters, digits, `-`)"),
+            ));
+        }
         let api_url = raw
             .api_url
             .map(|u| self.expand(&format!("{at}.api_url"), &u))
@@ -138,6 +147,35 @@ impl Validator<'_> {
                 format!("`{u}` is not an http:// or https:// URL"),
             ));
         }
+        let token_env = raw.token_env.filter(|t| !t.is_empty());
+        if let Some(name) = &token_env {
+            if api_url.is_none() {
+                return Err(self.invalid(
+                    &format!("{at}.token_env"),
+                    "needs `api_url`: in a cluster the service account's token is used",
+                ));
+            }
+            if !is_env_name(name) || name.contains('$') {
+                return Err(self.invalid(
+                    &format!("{at}.token_env"),
+                    format!("`{name}` is not a variable name (the name, not `${{…}}`)"),
+                ));
+            }
+        }
+        let token = token_env.as_deref().and_then(self.env).map(Secret::new);
+        let port_name = raw
+            .port_name
+            .unwrap_or_else(|| DEFAULT_PORT_NAME.to_owned());
+        if port_name.is_empty() {
+            return Err(self.invalid(&format!("{at}.port_name"), "empty"));
+        }
+        let path = raw.path.unwrap_or_else(|| "/mcp".to_owned());
+        if !path.starts_with('/') {
+            return Err(self.invalid(
+                &format!("{at}.path"),
+                format!("`{path}` must start with `/`"),
+            ));
+        }
         let (headers, missing_env) = self.discovery_headers(&at, raw.headers)?;
         Ok(KubernetesDiscovery {
             namespace,
@@ -146,6 +184,10 @@ impl Validator<'_> {
                 .filter(|s| !s.trim().is_empty())
                 .unwrap_or_else(|| DEFAULT_LABEL_SELECTOR.to_owned()),
             api_url,
+            token_env,
+            token,
+            port_name,
+            path,
             headers,
             missing_env,
         })
@@ -168,6 +210,16 @@ impl Validator<'_> {
         missing.dedup();
         Ok((headers, missing))
     }
+}
+
+/// An RFC 1123 label, what Kubernetes accepts as a namespace name.
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
 }
 
 #[cfg(test)]
@@ -271,11 +323,57 @@ mod tests {
     }
 
     #[test]
-    fn kubernetes_defaults() {
+    fn kubernetes_defaults_and_overrides() {
         let c = parse_discovery(json!({"kubernetes": {"namespace": "tools"}})).unwrap();
         let k = c.settings.discovery.kubernetes.unwrap();
         assert_eq!(k.namespace, "tools");
         assert_eq!(k.label_selector, "mcp.io/server=true");
         assert_eq!(k.api_url, None);
+        assert_eq!((k.port_name.as_str(), k.path.as_str()), ("mcp", "/mcp"));
+        assert_eq!((k.token_env, k.token), (None, None));
+
+        let c = parse_discovery(json!({"kubernetes": {
+            "namespace": "tools", "label_selector": "team=ml,mcp", "api_url": "http://127.0.0.1:8001/",
+            "token_env": "MESH_TOKEN", "port_name": "http", "path": "/v1/mcp"
+        }}))
+        .unwrap();
+        let k = c.settings.discovery.kubernetes.unwrap();
+        assert_eq!(k.api_url.as_deref(), Some("http://127.0.0.1:8001"));
+        assert_eq!(k.token.as_ref().map(|t| t.expose()), Some("s3cret"));
+        assert_eq!((k.port_name.as_str(), k.path.as_str()), ("http", "/v1/mcp"));
+        assert_eq!(k.label_selector, "team=ml,mcp");
+        let unset = parse_discovery(json!({"kubernetes": {
+            "namespace": "tools", "api_url": "https://k8s:6443", "token_env": "NOT_SET_HERE"
+        }}));
+        let k = unset.unwrap().settings.discovery.kubernetes.unwrap();
+        assert_eq!(k.token_env.as_deref(), Some("NOT_SET_HERE"));
+        assert_eq!(k.token, None);
+    }
+
+    #[test]
+    fn kubernetes_errors_name_the_key() {
+        let e = err(json!({"kubernetes": {"namespace": "Tools_1"}}));
+        assert!(
+            e.contains("orchestrator.discovery.kubernetes.namespace"),
+            "{e}"
+        );
+        let e = err(json!({"kubernetes": {"namespace": "t", "token_env": "T"}}));
+        assert!(
+            e.contains("orchestrator.discovery.kubernetes.token_env: needs `api_url`"),
+            "{e}"
+        );
+        let e = err(json!({"kubernetes": {
+            "namespace": "t", "api_url": "http://k", "token_env": "${T}"
+        }}));
+        assert!(e.contains("kubernetes.token_env"), "{e}");
+        let e = err(json!({"kubernetes": {"namespace": "t", "path": "mcp"}}));
+        assert!(e.contains("orchestrator.discovery.kubernetes.path"), "{e}");
+        let e = err(json!({"kubernetes": {"namespace": "t", "port_name": ""}}));
+        assert!(
+            e.contains("orchestrator.discovery.kubernetes.port_name"),
+            "{e}"
+        );
+        let e = err(json!({"kubernetes": {"namespace": "t", "url_annotation": "x"}}));
+        assert!(e.contains("url_annotation"), "{e}");
     }
 }
