@@ -28,7 +28,7 @@ use rmcp::{
         GetTaskParams, ListRootsResult, ProtocolVersion, Request, ServerResult,
     },
     service::{ClientLifecycleMode, ClientServiceExt as _, RequestContext, RunningService},
-    transport::async_rw::AsyncRwTransport,
+    transport::{StreamableHttpClientTransport, async_rw::AsyncRwTransport},
 };
 use serde_json::{Value, json};
 
@@ -119,7 +119,7 @@ impl ClientHandler for ModernHost {
 
 struct Modern {
     client: RunningService<RoleClient, ModernHost>,
-    process: tokio::process::Child,
+    process: Option<tokio::process::Child>,
 }
 
 impl Modern {
@@ -141,7 +141,38 @@ impl Modern {
         .await
         .expect("discover within 20 s")
         .expect("discover");
-        Self { client, process }
+        Self {
+            client,
+            process: Some(process),
+        }
+    }
+
+    /// A stateless client of a running `serve --http`.
+    async fn connect(url: &str) -> Self {
+        let transport = StreamableHttpClientTransport::from_uri(url.to_owned());
+        let lifecycle = ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        };
+        let client = tokio::time::timeout(
+            Duration::from_secs(20),
+            ModernHost.serve_with_lifecycle(transport, lifecycle),
+        )
+        .await
+        .expect("discover within 20 s")
+        .expect("discover");
+        Self {
+            client,
+            process: None,
+        }
+    }
+
+    /// Ends the client, and the orchestrator it started.
+    async fn close(self) {
+        drop(self.client);
+        if let Some(mut process) = self.process {
+            let _ = tokio::time::timeout(Duration::from_secs(10), process.wait()).await;
+            let _ = process.kill().await;
+        }
     }
 
     /// Calls `name`; rmcp's client answers each round of input through [`ModernHost`].
@@ -181,18 +212,9 @@ impl Modern {
     }
 }
 
-#[tokio::test]
-async fn a_modern_host_uses_modern_and_legacy_children_with_input_requests() {
-    let cfg = mixed_config();
-    let host = Modern::start(&cfg.path).await;
-    let info = host.client.peer_info().expect("discover result");
-    assert_eq!(info.protocol_version, ProtocolVersion::V_2026_07_28);
-    host.wait_tools(&[
-        "modern__test_input_required_result_elicitation",
-        "legacy__test_elicitation",
-    ])
-    .await;
-
+/// What a stateless host checks of both children: input requests passed through and bridged,
+/// and itself in `status`.
+async fn modern_cells(host: &Modern) {
     // Modern host, modern child: the input request passes through, and so does the retry.
     assert_eq!(
         host.call_text("modern__test_input_required_result_elicitation", json!({}))
@@ -256,10 +278,22 @@ async fn a_modern_host_uses_modern_and_legacy_children_with_input_requests() {
             .is_some_and(|e| e.contains(&json!("io.modelcontextprotocol/tasks"))),
         "{me}"
     );
-    drop(host.client);
-    let mut process = host.process;
-    let _ = tokio::time::timeout(Duration::from_secs(10), process.wait()).await;
-    let _ = process.kill().await;
+}
+
+#[tokio::test]
+async fn a_modern_host_uses_modern_and_legacy_children_with_input_requests() {
+    let cfg = mixed_config();
+    let host = Modern::start(&cfg.path).await;
+    let info = host.client.peer_info().expect("discover result");
+    assert_eq!(info.protocol_version, ProtocolVersion::V_2026_07_28);
+    host.wait_tools(&[
+        "modern__test_input_required_result_elicitation",
+        "legacy__test_elicitation",
+    ])
+    .await;
+
+    modern_cells(&host).await;
+    host.close().await;
 }
 
 impl Modern {
@@ -370,10 +404,7 @@ async fn a_modern_host_polls_a_childs_task_through_the_orchestrator() {
             .is_some_and(|m| m.contains("server `modern`")),
         "{lost}"
     );
-    drop(host.client);
-    let mut process = host.process;
-    let _ = tokio::time::timeout(Duration::from_secs(10), process.wait()).await;
-    let _ = process.kill().await;
+    host.close().await;
 }
 
 #[test]
@@ -413,4 +444,38 @@ fn python_peer() -> Option<PathBuf> {
     );
     eprintln!("skipping: the Python SDK is not installed (run scripts/setup-mcp-peers.sh)");
     None
+}
+
+#[tokio::test]
+async fn a_modern_and_a_legacy_host_side_by_side_over_http() {
+    let Some(python) = python_peer() else {
+        return;
+    };
+    // One orchestrator, both children, both hosts at once.
+    let cfg = mixed_config();
+    let srv = HttpServe::start(&cfg.path, &[], &[]).await;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/python_eras.py");
+    let url = srv.url.clone();
+    let legacy = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .arg(url)
+            .output()
+            .expect("run the python host")
+    });
+    let host = Modern::connect(&srv.url).await;
+    host.wait_tools(&[
+        "modern__test_input_required_result_elicitation",
+        "legacy__test_elicitation",
+    ])
+    .await;
+    modern_cells(&host).await;
+    let out = legacy.await.expect("the python host ran");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "python host over HTTP failed:\n{stdout}\n{stderr}"
+    );
+    host.close().await;
 }

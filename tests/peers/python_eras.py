@@ -2,7 +2,8 @@
 with one child in each era (the conformance scenario server: `modern__*` speaks 2026-07-28,
 `legacy__*` is legacy-only).
 
-Usage: python python_eras.py ORCHESTRATOR CONFIG
+Usage: python python_eras.py ORCHESTRATOR CONFIG   (stdio: starts `serve`)
+       python python_eras.py http://HOST:PORT/mcp      (a running `serve --http`)
 
 - legacy host, modern child: the child's InputRequiredResult becomes real elicitation/create,
   sampling/createMessage and roots/list requests to this host, and the host sees one call;
@@ -21,6 +22,7 @@ import time
 import anyio
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp import types
+from mcp.client.streamable_http import streamable_http_client
 
 asked = []
 updated = []
@@ -68,8 +70,15 @@ def text(result):
     return result.content[0].text if result.content else ""
 
 
+def connect(target):
+    """The transport to the orchestrator: a `serve` it starts, or a running `serve --http`."""
+    if isinstance(target, str):
+        return streamable_http_client(target)
+    return stdio_client(target)
+
+
 async def with_input(params, out):
-    async with stdio_client(params) as (read, write):
+    async with connect(params) as (read, write):
         async with ClientSession(
             read,
             write,
@@ -119,7 +128,7 @@ async def with_input(params, out):
 
 
 async def without_input(params, out):
-    async with stdio_client(params) as (read, write):
+    async with connect(params) as (read, write):
         async with ClientSession(read, write) as s:
             await s.initialize()
             await wait_for_tools(s, ["modern__test_input_required_result_elicitation"])
@@ -131,8 +140,11 @@ async def without_input(params, out):
 
 
 async def main():
-    orchestrator, config = sys.argv[1], sys.argv[2]
-    params = StdioServerParameters(command=orchestrator, args=["--config", config, "serve"])
+    if sys.argv[1].startswith("http"):
+        params = sys.argv[1]
+    else:
+        orchestrator, config = sys.argv[1], sys.argv[2]
+        params = StdioServerParameters(command=orchestrator, args=["--config", config, "serve"])
     out = {}
     await with_input(params, out)
     await without_input(params, out)
