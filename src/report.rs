@@ -547,6 +547,12 @@ pub struct ServerCapabilities {
     pub prompts: Vec<String>,
     /// Resource URIs and templates it serves.
     pub resources: Vec<String>,
+    /// Its protocol era (`legacy` or `modern`), once connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub era: Option<String>,
+    /// Protocol extensions it declared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<String>,
 }
 
 /// One tool.

@@ -42,7 +42,22 @@ fn to_text(r: &CapabilitiesReport) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "orchestrator: {}", r.orchestrator.join(", "));
     for (id, server) in &r.servers {
-        let _ = writeln!(s, "\n{id} ({}): {} tools", server.state, server.tools.len());
+        let era = server
+            .era
+            .as_deref()
+            .map(|e| format!(", {e}"))
+            .unwrap_or_default();
+        let extensions = if server.extensions.is_empty() {
+            String::new()
+        } else {
+            format!(", extensions: {}", server.extensions.join(", "))
+        };
+        let _ = writeln!(
+            s,
+            "\n{id} ({}{era}{extensions}): {} tools",
+            server.state,
+            server.tools.len()
+        );
         for t in &server.tools {
             let desc = t
                 .description

@@ -80,6 +80,13 @@ pub fn capabilities(registry: &Registry) -> CapabilitiesReport {
                     tools: Vec::new(),
                     prompts: Vec::new(),
                     resources: Vec::new(),
+                    era: c.era().map(|e| e.to_string()),
+                    extensions: crate::hub::extension_ids(
+                        c.status()
+                            .capabilities
+                            .as_ref()
+                            .and_then(|caps| caps.extensions.as_ref()),
+                    ),
                 },
             )
         })

@@ -95,6 +95,11 @@ fn capabilities_and_call() {
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     assert!(names.contains(&"fx__echo"), "{names:?}");
+    // The fixture is dual-era: `protocol: auto` speaks 2026-07-28 to it.
+    assert_eq!(v["servers"]["fx"]["era"], "modern", "{v}");
+    let (code, out, err) = run(&["--config", p, "capabilities"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("fx (running, modern"), "{out}");
     assert_eq!(
         v["orchestrator"],
         json!(["orchestrator_status", "orchestrator_capabilities"])
