@@ -134,6 +134,38 @@ pub struct Args {
     /// Item 8: seconds of submit-only loops after the sustained ones (0: none).
     #[arg(long, default_value_t = 10)]
     pub jobs_flood_seconds: u64,
+    /// Measure the fleet only (issue #18 item 5): stateless (2026-07-28) `fx__echo` calls over
+    /// HTTP keep-alive through 1, 2, 3 `serve --http` replicas behind haproxy (the shipped
+    /// recipe) on one PostgreSQL store, and the takeover after a SIGKILL, instead of items 1–5.
+    /// Uses `--pg-url` / `--postgres-script` like item 7.
+    #[arg(long, conflicts_with_all = ["workflows", "jobs"])]
+    pub fleet: bool,
+    /// Fleet: replica counts (comma-separated), one case each behind haproxy.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    pub fleet_replicas: Vec<usize>,
+    /// Fleet: concurrent callers (comma-separated), each on its own keep-alive connection.
+    #[arg(long, value_delimiter = ',', default_value = "16,64")]
+    pub fleet_concurrency: Vec<usize>,
+    /// Fleet: measured seconds per replica count and concurrency.
+    #[arg(long, default_value_t = 10)]
+    pub fleet_seconds: u64,
+    /// Fleet: warm-up seconds before each measured batch.
+    #[arg(long, default_value_t = 2)]
+    pub fleet_warmup_seconds: u64,
+    /// Fleet: SIGKILL trials (a replica killed while it drives a workflow step, under load);
+    /// 0: none.
+    #[arg(long, default_value_t = 3)]
+    pub fleet_kills: usize,
+    /// Fleet: `orchestrator.lease_ttl` of the replicas, seconds (15 is the shipped default).
+    #[arg(long, default_value_t = 15.0)]
+    pub fleet_lease_ttl: f64,
+    /// Fleet: the haproxy binary (default: `haproxy` on PATH, or /usr/sbin/haproxy).
+    #[arg(long)]
+    pub haproxy: Option<PathBuf>,
+    /// Fleet: the haproxy recipe whose `bind` and `server` lines are pointed at the bench's
+    /// ports (everything else as shipped).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/haproxy/haproxy.cfg"))]
+    pub haproxy_recipe: PathBuf,
 }
 
 impl Args {
@@ -154,6 +186,14 @@ impl Args {
         }
         if self.workflows && self.wf_runs.contains(&0) {
             bail!("--wf-runs: every N must be at least 1");
+        }
+        if self.fleet {
+            if self.fleet_replicas.contains(&0) || self.fleet_concurrency.contains(&0) {
+                bail!("--fleet-replicas and --fleet-concurrency: every value must be at least 1");
+            }
+            if self.fleet_seconds == 0 || self.fleet_lease_ttl <= 0.0 {
+                bail!("--fleet-seconds and --fleet-lease-ttl must be positive");
+            }
         }
         if self.jobs {
             if self.jobs_pool.contains(&0) {

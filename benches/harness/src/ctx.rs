@@ -107,9 +107,27 @@ impl Ctx {
     /// `serve` on these children. Unified `chat` falls back vendor_a → vendor_b; one try per
     /// vendor and no circuit breaker, so every call takes the fallback path.
     pub fn orchestrator(&self, name: &str, children: &[(&str, Spec)]) -> Result<Spec> {
+        self.orchestrator_pinned(name, children, None)
+    }
+
+    /// [`Ctx::orchestrator`] with every child's `"protocol"` set to `protocol` (`None`: left out,
+    /// so the default `auto` applies). `legacy` keeps a dual-era child in the handshake era, the
+    /// one the forwarding fast path serves.
+    pub fn orchestrator_pinned(
+        &self,
+        name: &str,
+        children: &[(&str, Spec)],
+        protocol: Option<&str>,
+    ) -> Result<Spec> {
         let servers: serde_json::Map<String, Value> = children
             .iter()
-            .map(|(id, s)| ((*id).to_owned(), Self::entry(s)))
+            .map(|(id, s)| {
+                let mut e = Self::entry(s);
+                if let Some(p) = protocol {
+                    e["protocol"] = json!(p);
+                }
+                ((*id).to_owned(), e)
+            })
             .collect();
         let mut cfg = json!({ "servers": servers });
         if children.iter().any(|(id, _)| *id == "vendor_a") {

@@ -3,7 +3,8 @@
 //! `relay.rs`; and through a peer aggregator), the orchestrator's RSS, start-up
 //! with five children, and unified-tool fallback; with `--workflows`, durable workflow runs
 //! instead (item 7, [`phases::workflows`]); with `--jobs`, durable jobs instead (item 8,
-//! [`phases::jobs`]). Prints Markdown tables on stdout; progress goes to
+//! [`phases::jobs`]); with `--fleet`, `serve --http` replicas behind haproxy instead (issue #18
+//! item 5, [`phases::replicas`]). Prints Markdown tables on stdout; progress goes to
 //! stderr. `scripts/bench.sh` builds everything and runs it.
 //!
 //! Method (also in docs/benchmarks.md): one rmcp client per target, spawned by this process over
@@ -27,7 +28,7 @@ use clap::Parser;
 use crate::{
     args::Args,
     ctx::Ctx,
-    phases::{fallback, fleet::Fleet, jobs, load, startup, workflows},
+    phases::{fallback, fleet::Fleet, jobs, load, replicas, startup, workflows},
     report::{Results, write_report},
 };
 
@@ -39,12 +40,16 @@ async fn run(ctx: &Ctx) -> Result<String> {
     if ctx.args.jobs {
         return run_jobs(ctx).await;
     }
+    if ctx.args.fleet {
+        return run_fleet(ctx).await;
+    }
     // Start-up first, on a quiet machine.
     let startups = startup::run(ctx).await?;
     let fleet = Fleet::start(ctx).await?;
     let load = load::run(ctx, &fleet).await?;
     let fallback = fallback::run(ctx, &fleet).await?;
     let status = fleet.orchestrator_status().await;
+    let status_legacy = fleet.legacy_status().await;
     let kinds = fleet.kinds();
     fleet.stop().await;
     write_report(
@@ -55,6 +60,7 @@ async fn run(ctx: &Ctx) -> Result<String> {
             startups,
             fallback,
             status,
+            status_legacy,
         },
     )
 }
@@ -80,6 +86,19 @@ async fn run_jobs(ctx: &Ctx) -> Result<String> {
         std::fs::write(
             path,
             serde_json::to_vec_pretty(&serde_json::json!({ "jobs": json }))?,
+        )?;
+    }
+    Ok(out)
+}
+
+/// `--fleet`: issue #18 item 5 alone.
+async fn run_fleet(ctx: &Ctx) -> Result<String> {
+    let res = replicas::run(ctx).await?;
+    let (out, json) = replicas::report::write(&ctx.args, &res)?;
+    if let Some(path) = &ctx.args.json {
+        std::fs::write(
+            path,
+            serde_json::to_vec_pretty(&serde_json::json!({ "fleet": json }))?,
         )?;
     }
     Ok(out)

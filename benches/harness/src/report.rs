@@ -24,6 +24,8 @@ pub struct Results {
     /// The orchestrator's `orchestrator_status` answer after the fallback phase; `Null` if that
     /// call failed.
     pub status: Value,
+    /// The same from the orchestrator whose children are pinned `legacy`.
+    pub status_legacy: Value,
 }
 
 /// Renders the report and, with `--json`, writes the JSON file.
@@ -38,12 +40,13 @@ pub fn write_report(args: &Args, results: &Results) -> Result<String> {
     let worst_tput = r.throughput()?;
     let floor = r.floor()?;
     let orch_cpu = r.cpu()?;
+    let legacy = r.era()?;
     r.memory()?;
     let worst_startup = r.startup()?;
     r.fallback()?;
     r.overhead_metric()?;
     r.targets(worst_added, worst_tput, worst_startup)?;
-    r.floor_targets(floor, orch_cpu)?;
+    r.floor_targets(floor, orch_cpu, legacy)?;
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&r.json)?)?;
     }
@@ -76,7 +79,10 @@ impl Report<'_> {
             self.out,
             "### 1. `tools/call` latency, direct vs through (µs)\n\n\
              {} rounds × {} calls at c=1 and {} rounds × {}×{} calls at c={conc} per target{}; \
-             added = through − direct at the same percentile; ratio = through ÷ direct.\n",
+             added = through − direct at the same percentile; ratio = through ÷ direct. \
+             \"orchestrator\" is the default config (every child `\"protocol\": \"auto\"`: the \
+             dual-era Rust fixture is connected in the 2026-07-28 era, its calls take the typed \
+             path); the fixture pinned `legacy` (the forwarding fast path) is table 2c.\n",
             a.rounds,
             a.calls,
             a.rounds,
@@ -312,7 +318,7 @@ impl Report<'_> {
              |---|---|---:|---:|---:|---:|---:|---:|"
         )?;
         let mut orch = None;
-        for via in [Via::Floor, Via::Orchestrator, Via::Direct] {
+        for via in [Via::Floor, Via::Legacy, Via::Orchestrator, Via::Direct] {
             for &k in &res.kinds {
                 for c in [1, conc] {
                     let Some((calls, u)) = res.load.cpu.get(&(k, c, via)) else {
@@ -324,7 +330,8 @@ impl Report<'_> {
                     let (v, nv) = (u.voluntary as f64 / n, u.involuntary as f64 / n);
                     let label = match via {
                         Via::Floor => "bare relay (floor)",
-                        Via::Orchestrator => "mcp-orchestrator",
+                        Via::Legacy => "mcp-orchestrator, child pinned `legacy`",
+                        Via::Orchestrator => "mcp-orchestrator (default `auto`)",
                         _ => "the child (direct)",
                     };
                     writeln!(
@@ -343,6 +350,147 @@ impl Report<'_> {
             }
         }
         Ok(orch)
+    }
+
+    /// Table 2c: the Rust fixture's four columns side by side (direct, floor, through with the
+    /// child pinned `legacy`, through with the default `auto`), from the same rounds. Returns
+    /// the pinned column's throughput ÷ floor and CPU per call at the high concurrency (NaN
+    /// where not measured), or `None` without that column.
+    fn era(&mut self) -> Result<Option<(f64, f64)>> {
+        let conc = self.a.concurrency;
+        let res = self.res;
+        let k = Kind::Fixture;
+        if !res.load.samples.contains_key(&(k, 1, Via::Legacy)) {
+            return Ok(None);
+        }
+        let vias = [Via::Direct, Via::Floor, Via::Legacy, Via::Orchestrator];
+        let pct = |c: usize, v: Via, p: f64| {
+            res.load
+                .samples
+                .get(&(k, c, v))
+                .map_or(f64::NAN, |s| s.pct_us(p))
+        };
+        let tput = |v: Via| calls_per_second(res, k, conc, v).unwrap_or(f64::NAN);
+        let cpu = |c: usize, v: Via| {
+            res.load.cpu.get(&(k, c, v)).map_or(f64::NAN, |(n, u)| {
+                u.cpu.as_secs_f64() * 1e6 / (*n).max(1) as f64
+            })
+        };
+        let switches = |c: usize, v: Via| {
+            res.load.cpu.get(&(k, c, v)).map_or(f64::NAN, |(n, u)| {
+                (u.voluntary + u.involuntary) as f64 / (*n).max(1) as f64
+            })
+        };
+        // What each orchestrator says it connected the child as: the column's label is only
+        // true if this agrees.
+        let era = |status: &Value| {
+            let s = status.pointer("/servers/fixture");
+            match (
+                s.and_then(|s| s["era"].as_str()),
+                s.and_then(|s| s["protocol_version"].as_str()),
+            ) {
+                (Some(e), Some(v)) => format!("`{e}` ({v})"),
+                _ => "? (no status)".to_owned(),
+            }
+        };
+        writeln!(
+            self.out,
+            "\n### 2c. The child's protocol era: fast path vs typed path ({})\n\n\
+             The same rounds as tables 1–2b. floor = the bare relay; through `legacy` = an orchestrator \
+             with every child pinned `\"protocol\": \"legacy\"` (the dual-era fixture is connected with \
+             `initialize`, and its calls take the forwarding fast path); through `auto` = the default \
+             config (the fixture is connected in the 2026-07-28 era, calls take the typed path). \
+             added = column − direct at the same percentile; CPU and context switches per call of the \
+             process in the middle (direct: the child itself).\n",
+            k.label()
+        )?;
+        writeln!(
+            self.out,
+            "| figure | direct | floor (bare relay) | through, `legacy` (fast path) | through, `auto` (typed path) |\n\
+             |---|---:|---:|---:|---:|"
+        )?;
+        writeln!(
+            self.out,
+            "| the child's era, as the orchestrator reports it | – | – | {} | {} |",
+            era(&res.status_legacy),
+            era(&res.status)
+        )?;
+        let row = |label: &str, f: &dyn Fn(Via) -> f64, digits: usize, direct: bool| {
+            let cells: Vec<String> = vias
+                .iter()
+                .map(|&v| {
+                    let x = f(v);
+                    if (v == Via::Direct && !direct) || !x.is_finite() {
+                        "–".to_owned()
+                    } else {
+                        format!("{x:.digits$}")
+                    }
+                })
+                .collect();
+            format!("| {label} | {} |", cells.join(" | "))
+        };
+        let d50 = pct(1, Via::Direct, 50.0);
+        let d99 = pct(1, Via::Direct, 99.0);
+        let dt = tput(Via::Direct);
+        let ft = tput(Via::Floor);
+        for line in [
+            row("p50 at c=1, µs", &|v| pct(1, v, 50.0), 0, true),
+            row("p99 at c=1, µs", &|v| pct(1, v, 99.0), 0, true),
+            row("added p50 at c=1, µs", &|v| pct(1, v, 50.0) - d50, 0, false),
+            row("added p99 at c=1, µs", &|v| pct(1, v, 99.0) - d99, 0, false),
+            row(
+                &format!("throughput at c={conc}, calls/s"),
+                &|v| tput(v),
+                0,
+                true,
+            ),
+            row(
+                &format!("throughput at c={conc}, % of direct"),
+                &|v| 100.0 * tput(v) / dt,
+                0,
+                false,
+            ),
+            row(
+                &format!("throughput at c={conc}, % of the floor"),
+                &|v| {
+                    if v == Via::Floor {
+                        f64::NAN
+                    } else {
+                        100.0 * tput(v) / ft
+                    }
+                },
+                0,
+                false,
+            ),
+            row("CPU per call at c=1, µs", &|v| cpu(1, v), 1, true),
+            row(
+                &format!("CPU per call at c={conc}, µs"),
+                &|v| cpu(conc, v),
+                1,
+                true,
+            ),
+            row(
+                &format!("context switches per call at c={conc}"),
+                &|v| switches(conc, v),
+                2,
+                true,
+            ),
+        ] {
+            writeln!(self.out, "{line}")?;
+        }
+        let mut j = json!({});
+        for v in vias {
+            j[v.label()] = json!({
+                "p50_us_c1": finite(pct(1, v, 50.0)), "p99_us_c1": finite(pct(1, v, 99.0)),
+                "calls_per_s": finite(tput(v)),
+                "cpu_us_c1": finite(cpu(1, v)), "cpu_us": finite(cpu(conc, v)),
+                "cs_per_call": finite(switches(conc, v)),
+            });
+        }
+        j["era_legacy"] = json!(era(&res.status_legacy));
+        j["era_auto"] = json!(era(&res.status));
+        self.json["era"][k.id()] = j;
+        Ok(Some((tput(Via::Legacy) / ft, cpu(conc, Via::Legacy))))
     }
 
     /// Table 3.
@@ -380,6 +528,10 @@ impl Report<'_> {
     /// Table 4; returns the worst orchestrator − slowest child (medians) over the
     /// configurations, in ms (−∞ without any).
     fn startup(&mut self) -> Result<f64> {
+        // `--no-startup`: no table, and no verdict on nothing.
+        if self.res.startups.is_empty() {
+            return Ok(f64::NEG_INFINITY);
+        }
         let has_peer = self.has_peer();
         writeln!(
             self.out,
@@ -530,22 +682,31 @@ impl Report<'_> {
             mib(orch_rss.idle_kib),
             verdict(peak as f64 * 1024.0 <= 20e6)
         )?;
-        writeln!(
-            out,
-            "| start-up ≤ slowest child + 20 ms | {worst_startup:+.1} ms (worst configuration) | {} |",
-            verdict(worst_startup <= 20.0)
-        )?;
+        if worst_startup.is_finite() {
+            writeln!(
+                out,
+                "| start-up ≤ slowest child + 20 ms | {worst_startup:+.1} ms (worst configuration) | {} |",
+                verdict(worst_startup <= 20.0)
+            )?;
+        }
         Ok(())
     }
 
     /// The floor targets after the others (issue #19): through within 10 % of the bare relay's
     /// throughput, and the orchestrator's CPU per call.
-    fn floor_targets(&mut self, through_floor: Option<f64>, orch_cpu: Option<f64>) -> Result<()> {
+    /// The default column's rows, then the same two for the fixture pinned `legacy` (the fast
+    /// path these targets were set for).
+    fn floor_targets(
+        &mut self,
+        through_floor: Option<f64>,
+        orch_cpu: Option<f64>,
+        legacy: Option<(f64, f64)>,
+    ) -> Result<()> {
         let conc = self.a.concurrency;
         if let Some(r) = through_floor {
             writeln!(
                 self.out,
-                "| throughput through ≥ 90 % of the bare relay's (floor) at c={conc} | {:.0} % (worst child) | {} |",
+                "| throughput through ≥ 90 % of the bare relay's (floor) at c={conc}, default `auto` | {:.0} % (worst child) | {} |",
                 100.0 * r,
                 verdict(r >= 0.9)
             )?;
@@ -553,9 +714,26 @@ impl Report<'_> {
         if let Some(us) = orch_cpu {
             writeln!(
                 self.out,
-                "| orchestrator CPU per forwarded call ≤ 15 µs at c={conc} (Rust fixture) | {us:.1} µs | {} |",
+                "| orchestrator CPU per call ≤ 15 µs at c={conc} (Rust fixture), default `auto` (typed path) | {us:.1} µs | {} |",
                 verdict(us <= 15.0)
             )?;
+        }
+        if let Some((r, us)) = legacy {
+            if r.is_finite() {
+                writeln!(
+                    self.out,
+                    "| throughput through ≥ 90 % of the bare relay's (floor) at c={conc}, fixture pinned `legacy` | {:.0} % | {} |",
+                    100.0 * r,
+                    verdict(r >= 0.9)
+                )?;
+            }
+            if us.is_finite() {
+                writeln!(
+                    self.out,
+                    "| orchestrator CPU per forwarded call ≤ 15 µs at c={conc} (Rust fixture), pinned `legacy` (fast path) | {us:.1} µs | {} |",
+                    verdict(us <= 15.0)
+                )?;
+            }
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// Latencies in nanoseconds.
-#[derive(Default, Clone)]
+#[derive(Default, Clone, Debug)]
 pub struct Samples(Vec<u64>);
 
 impl Samples {

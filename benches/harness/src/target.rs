@@ -9,6 +9,11 @@ pub enum Via {
     Direct,
     /// `router-bench-relay` in front of its own child: the floor any aggregator hop costs.
     Floor,
+    /// A second orchestrator whose children are pinned `"protocol": "legacy"`: a dual-era child
+    /// is then connected in the handshake era, and its calls take the forwarding fast path.
+    Legacy,
+    /// The orchestrator with its default config (`"protocol": "auto"`): a dual-era child such as
+    /// the fixture is connected in the 2026-07-28 era, and its calls take the typed path.
     Orchestrator,
     Peer,
 }
@@ -18,6 +23,7 @@ impl Via {
         match self {
             Via::Direct => "direct",
             Via::Floor => "floor",
+            Via::Legacy => "orchestrator_legacy",
             Via::Orchestrator => "orchestrator",
             Via::Peer => "fastmcp",
         }
@@ -64,7 +70,7 @@ pub fn all_children_listed(ids: &[&str]) -> impl Fn(&[String]) -> bool {
 pub fn tool_name(names: &[String], via: Via, id: &str, tool: &str) -> Result<String> {
     let want = match via {
         Via::Direct | Via::Floor => tool.to_owned(),
-        Via::Orchestrator => format!("{id}__{tool}"),
+        Via::Legacy | Via::Orchestrator => format!("{id}__{tool}"),
         Via::Peer => format!("{id}_{tool}"),
     };
     if names.contains(&want) {

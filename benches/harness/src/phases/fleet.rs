@@ -1,6 +1,7 @@
 //! The servers of the load and fallback phases, all up at once: the orchestrator and the peer
-//! on the five children, each measured child kind started directly, and vendor_b alone (the
-//! fallback phase's direct baseline).
+//! on the five children, a second orchestrator on the same five with every child pinned
+//! `"protocol": "legacy"` (the fast-path column, issue #19), each measured child kind started
+//! directly, and vendor_b alone (the fallback phase's direct baseline).
 
 use std::time::Duration;
 
@@ -16,9 +17,12 @@ use crate::{
 };
 
 pub struct Fleet {
+    /// The default config: every child `"protocol": "auto"`.
     pub orch: Server,
     /// The orchestrator's tool names once it listed all five children.
     pub orch_names: Vec<String>,
+    /// The same five children, each pinned `"protocol": "legacy"`, and its tool names.
+    pub orch_legacy: (Server, Vec<String>),
     /// fastmcp and its tool names; `None` without `--fastmcp`.
     pub peer: Option<(Server, Vec<String>)>,
     /// One direct server per measured kind, with its tool names.
@@ -40,6 +44,14 @@ impl Fleet {
         )
         .await?;
         let (_, orch_names) = orch
+            .wait_tools(all_children_listed(&ids), Duration::from_secs(60))
+            .await?;
+        let legacy = Server::start(
+            &ctx.orchestrator_pinned("load-legacy", &five, Some("legacy"))?,
+            &ctx.log("load-orchestrator-legacy"),
+        )
+        .await?;
+        let (_, legacy_names) = legacy
             .wait_tools(all_children_listed(&ids), Duration::from_secs(60))
             .await?;
         let peer = match ctx.peer("load-peer", &five)? {
@@ -84,6 +96,7 @@ impl Fleet {
         Ok(Self {
             orch,
             orch_names,
+            orch_legacy: (legacy, legacy_names),
             peer,
             direct,
             floor,
@@ -102,13 +115,22 @@ impl Fleet {
         status(&self.orch.peer()).await.unwrap_or(Value::Null)
     }
 
-    /// Stops the direct servers, the relays, vendor_b, the orchestrator, then the peer.
+    /// The same from the orchestrator whose children are pinned `legacy` (the report reads each
+    /// child's era from both).
+    pub async fn legacy_status(&self) -> Value {
+        status(&self.orch_legacy.0.peer())
+            .await
+            .unwrap_or(Value::Null)
+    }
+
+    /// Stops the direct servers, the relays, vendor_b, the orchestrators, then the peer.
     pub async fn stop(self) {
         for (_, s, _) in self.direct.into_iter().chain(self.floor) {
             s.stop(STOP_GRACE).await;
         }
         self.vendor_b.stop(STOP_GRACE).await;
         self.orch.stop(STOP_GRACE).await;
+        self.orch_legacy.0.stop(STOP_GRACE).await;
         if let Some((p, _)) = self.peer {
             p.stop(STOP_GRACE).await;
         }

@@ -1,6 +1,8 @@
 //! Items 1–3, the load phase: `echo` latency at c=1 and c=N and throughput at c=N, direct vs
-//! through the bare relay (the floor, issue #19) vs through the orchestrator vs through the peer,
-//! in alternating rounds; the CPU and context switches per call of the relay, the orchestrator
+//! through the bare relay (the floor, issue #19) vs through the orchestrator (for the Rust
+//! fixture twice: the child pinned `legacy`, the fast path, and the default `auto`, which
+//! connects this dual-era child in the 2026-07-28 era, the typed path) vs through the peer, in
+//! alternating rounds; the CPU and context switches per call of the relay, the orchestrator
 //! and the direct child; and the aggregators' RSS when idle, under load and at peak.
 
 use std::{
@@ -70,7 +72,8 @@ pub async fn run(ctx: &Ctx, fleet: &Fleet) -> Result<Load> {
     }
 
     // Targets per kind: (via, peer, tool name, the process whose CPU is counted). In round
-    // order: direct, floor, orchestrator, peer (reversed every other round).
+    // order: direct, floor, orchestrator pinned `legacy`, orchestrator, peer (reversed every
+    // other round).
     let mut targets: Vec<Target> = Vec::new();
     for (kind, s, names) in &fleet.direct {
         targets.push((
@@ -87,6 +90,18 @@ pub async fn run(ctx: &Ctx, fleet: &Fleet) -> Result<Load> {
                 f.peer(),
                 tool_name(names, Via::Floor, kind.id(), "echo")?,
                 Some(f.pid),
+            ));
+        }
+        // The era question is the fixture's (issue #19): it speaks both eras, so `auto` and
+        // `legacy` take different paths. server-everything is not measured twice.
+        if *kind == Kind::Fixture {
+            let (o, names) = &fleet.orch_legacy;
+            targets.push((
+                *kind,
+                Via::Legacy,
+                o.peer(),
+                tool_name(names, Via::Legacy, kind.id(), "echo")?,
+                Some(o.pid),
             ));
         }
         targets.push((

@@ -1,11 +1,15 @@
 //! The measurement phases, in the order `main` runs them: start-up (on a quiet machine), then
-//! the load-phase servers come up ([`fleet`]) and serve the load and fallback phases. Also the
-//! two ways every phase sends calls: one caller in a loop, and N such callers at once.
+//! the load-phase servers come up ([`fleet`]) and serve the load and fallback phases. The
+//! item-only modes are [`workflows`], [`jobs`] and [`replicas`] (`--fleet`: `serve --http`
+//! replicas behind haproxy; not [`fleet`], which is the stdio load phase's set of servers). Also
+//! the two ways every phase sends calls over stdio: one caller in a loop, and N such callers at
+//! once.
 
 pub mod fallback;
 pub mod fleet;
 pub mod jobs;
 pub mod load;
+pub mod replicas;
 pub mod startup;
 pub mod workflows;
 

@@ -168,7 +168,7 @@ impl Pg {
 
 /// `--pg-url`, else a throwaway server from `--postgres-script start` in our own `PG_TEST_DIR`
 /// (never the tests' default one). `Err(note)` when there is none to use.
-async fn pg(ctx: &Ctx) -> Result<std::result::Result<Pg, String>> {
+pub async fn pg(ctx: &Ctx) -> Result<std::result::Result<Pg, String>> {
     if let Some(url) = &ctx.args.pg_url {
         return Ok(Ok(Pg {
             url: url.clone(),
@@ -207,7 +207,7 @@ async fn pg(ctx: &Ctx) -> Result<std::result::Result<Pg, String>> {
 }
 
 /// `url` with its database name replaced by `db`.
-fn with_db(url: &str, db: &str) -> String {
+pub fn with_db(url: &str, db: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, format!("?{q}")),
         None => (url, String::new()),
@@ -220,7 +220,7 @@ fn with_db(url: &str, db: &str) -> String {
     format!("{base}/{db}{query}")
 }
 
-async fn psql(url: &str, sql: &str) -> Result<()> {
+pub async fn psql(url: &str, sql: &str) -> Result<()> {
     let out = tokio::process::Command::new("psql")
         .args([url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
         .output()
