@@ -230,21 +230,8 @@ async fn a_replica_stopped_mid_run_hands_its_runs_back_and_the_other_takes_them_
     use sqlx::Connection;
     let log = tempfile::NamedTempFile::new().unwrap();
     let file = log.path().to_str().unwrap().to_owned();
-    let step = |name: &str, tool: &str, ms: u64, deps: &[&str]| {
-        json!({"name": name, "mcp": "fx", "action": tool, "dependsOn": deps,
-               "params": {"file": file, "label": name, "ms": ms}})
-    };
     // Both runs' second step outlasts the 2 s drain: s2 is safe to repeat, b is not.
-    let safe = json!({"name": "safe", "version": "1", "steps": [
-        step("s1", "record", 0, &[]), step("s2", "record_safe", 8000, &["s1"]),
-        step("s3", "record", 0, &["s2"])
-    ]});
-    let mut first = step("a", "record", 0, &[]);
-    first["compensation"] =
-        json!({"action": "record", "params": {"file": file, "label": "undo_a"}});
-    let risky = json!({"name": "risky", "version": "1", "steps": [
-        first, step("b", "record", 8000, &["a"])
-    ]});
+    let [safe, risky] = crate::fleet::safe_and_risky(&file, 8000);
     // As on two machines where the kernel allows it (each replica in a UTS namespace of its own):
     // B cannot see A's pid, so without the hand-back it would wait for the lease to expire.
     let uts = std::process::Command::new("unshare")

@@ -846,27 +846,33 @@ pub(crate) fn lines(file: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Two workflows whose steps append their names to `file`, each with a second step of `ms`:
+/// `safe` (s1 → s2, declared idempotent → s3: a holder that dies in s2 gets it repeated) and
+/// `risky` (a, with a compensation → b, not safe to repeat: unknown, and the run compensates a).
+pub(crate) fn safe_and_risky(file: &str, ms: u64) -> [Value; 2] {
+    let step = |name: &str, tool: &str, ms: u64, deps: &[&str]| {
+        json!({"name": name, "mcp": "fx", "action": tool, "dependsOn": deps,
+               "params": {"file": file, "label": name, "ms": ms}})
+    };
+    let safe = json!({"name": "safe", "version": "1", "steps": [
+        step("s1", "record", 0, &[]), step("s2", "record_safe", ms, &["s1"]),
+        step("s3", "record", 0, &["s2"])
+    ]});
+    let mut first = step("a", "record", 0, &[]);
+    first["compensation"] =
+        json!({"action": "record", "params": {"file": file, "label": "undo_a"}});
+    let risky = json!({"name": "risky", "version": "1", "steps": [
+        first, step("b", "record", ms, &["a"])
+    ]});
+    [safe, risky]
+}
+
 /// SIGKILL the replica driving two runs mid-step; the other takes them over. Returns the time
 /// from the kill until the survivor repeated the safe step (the run moving again).
 async fn takeover(hostnames: Option<[&str; 2]>, own_pids: bool) -> Option<Duration> {
     let log = tempfile::NamedTempFile::new().unwrap();
     let file = log.path().to_str().unwrap().to_owned();
-    let step = |name: &str, tool: &str, ms: u64, deps: &[&str]| {
-        json!({"name": name, "mcp": "fx", "action": tool, "dependsOn": deps,
-               "params": {"file": file, "label": name, "ms": ms}})
-    };
-    // `safe`: s2 is running when the replica dies and its tool is idempotent: repeated.
-    let safe = json!({"name": "safe", "version": "1", "steps": [
-        step("s1", "record", 0, &[]), step("s2", "record_safe", 4000, &["s1"]),
-        step("s3", "record", 0, &["s2"])
-    ]});
-    // `risky`: b is running and not safe to repeat: unknown, and the run compensates a.
-    let mut first = step("a", "record", 0, &[]);
-    first["compensation"] =
-        json!({"action": "record", "params": {"file": file, "label": "undo_a"}});
-    let risky = json!({"name": "risky", "version": "1", "steps": [
-        first, step("b", "record", 4000, &["a"])
-    ]});
+    let [safe, risky] = safe_and_risky(&file, 4000);
     let mut fleet = Fleet::start(&[("safe", safe), ("risky", risky)], hostnames, own_pids).await?;
     let a_mcp = fleet.replicas[0].at("/mcp");
     let mut runs = Vec::new();
