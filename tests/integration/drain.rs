@@ -285,8 +285,16 @@ async fn a_replica_stopped_mid_run_hands_its_runs_back_and_the_other_takes_them_
 
     let term = Instant::now();
     sigterm(fleet.replicas[0].child.id().unwrap());
-    // Clients of the load balancer are answered throughout (haproxy sends the refused requests
-    // to B: `retry-on 503`, then its health check takes A out).
+    // Once A drains (the signal is handled: readiness 503), clients of the load balancer are
+    // still answered, by B (haproxy sends the refused requests there: `retry-on 503`, then its
+    // health check takes A out). A call sent before A saw the signal is A's to answer.
+    until_status(
+        &reqwest::Client::new(),
+        &fleet.replicas[0].at("/health/ready"),
+        503,
+        Duration::from_secs(10),
+    )
+    .await;
     let lb = fleet.lb.at("/mcp");
     for i in 0..5 {
         let (replica, r) = fleet
