@@ -4,7 +4,7 @@
 # rather than skips).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "test: set-up (Debian packages, MCP peers from PyPI and npm, the test model), then a debug build of the whole workspace (a first build takes about 6 minutes on a 2-core machine, llama.cpp most of it), then every test and the conformance suite: about 8 minutes in all the first time." >&2
+echo "test: set-up (Debian packages, MCP peers from PyPI and npm, the test model), then a debug build of the whole workspace (a first build takes about 6 minutes on a 2-core machine, llama.cpp most of it), then every test and the conformance suite (both protocol revisions): about 15 minutes in all the first time." >&2
 # The set-up logic itself, against a stub package manager (nothing is installed by this).
 bash scripts/tests/setup-system.sh
 bash scripts/setup-system.sh test
