@@ -42,7 +42,8 @@ const MAX_TOTAL_FACTOR: u32 = 20;
 /// How long a request waits for a server that is starting, restarting or being reloaded.
 const WAIT_FOR_RESTART: Duration = Duration::from_secs(10);
 
-/// Calls into the supervised children.
+/// Calls into the supervised children. Cloning is cheap (shared state).
+#[derive(Clone)]
 pub struct ChildDispatcher {
     registry: Arc<Registry>,
     /// Calls of stateless hosts waiting for the host's answers to their child's asks.
@@ -96,9 +97,10 @@ impl ChildDispatcher {
             return self.parked.resume(id, answers, &cx.cancel).await;
         }
         round.state = round.state.map(input::state_for_child);
-        let host_era = cx.host.as_ref().map(|h| h.era);
-        let child_era = self.registry.child(server).and_then(|c| c.era());
-        if host_era == Some(Era::Modern) && child_era == Some(Era::Legacy) {
+        // Only a stateless host's call needs the child's era here (one lookup, not on every call).
+        if cx.host.as_ref().is_some_and(|h| h.era == Era::Modern)
+            && self.registry.child(server).and_then(|c| c.era()) == Some(Era::Legacy)
+        {
             // A handshake-era child asks by sending requests, which a stateless host cannot be
             // sent: the call runs on while its asks go back to the host as input requests.
             input::put_round(&mut request, round);
@@ -118,7 +120,8 @@ impl ChildDispatcher {
                     created.task = tasks::for_host(server, created.task);
                     return Ok(ServerResult::CreateTaskResult(created));
                 }
-                let limit = self.call_timeout(server, timeout) * MAX_TOTAL_FACTOR;
+                let child = self.registry.child(server);
+                let limit = self.call_timeout(child.as_ref(), timeout) * MAX_TOTAL_FACTOR;
                 // Boxed: following polls through `request`, which leads back here.
                 let follow = self.follow_task(server, created.task, cx, limit);
                 return Box::pin(follow).await;
@@ -153,11 +156,11 @@ impl ChildDispatcher {
         })
     }
 
-    /// The per-call timeout toward `server`: the caller's, else the server's own, else the
+    /// The per-call timeout toward `child`: the caller's, else the server's own, else the
     /// default.
-    fn call_timeout(&self, server: &str, timeout: Option<Duration>) -> Duration {
+    fn call_timeout(&self, child: Option<&ChildHandle>, timeout: Option<Duration>) -> Duration {
         timeout
-            .or_else(|| self.registry.child(server).and_then(|c| c.spec().timeout))
+            .or_else(|| child.and_then(|c| c.spec().timeout))
             .unwrap_or(self.registry.config().settings.default_timeout)
     }
 
@@ -177,22 +180,17 @@ impl ChildDispatcher {
         let cancel = tokio_util::sync::CancellationToken::new();
         let mut call_cx = cx.clone();
         call_cx.cancel = cancel.clone();
-        let me = Self {
-            registry: self.registry.clone(),
-            parked: self.parked.clone(),
-            listens: self.listens.clone(),
-        };
-        let server_id = server.clone();
-        let server = server.clone();
+        let me = self.clone();
+        let owner = server.clone();
         let span = span.clone();
         let (done_tx, done) = tokio::sync::oneshot::channel();
         self.registry.tracker().spawn(async move {
             let result = me
-                .send_once(&server, request, method, &call_cx, timeout, &span)
+                .send_once(&owner, request, method, &call_cx, timeout, &span)
                 .await;
             let _ = done_tx.send(result);
         });
-        Detached::new(server_id, asks, done, route, cancel)
+        Detached::new(server.clone(), asks, done, route, cancel)
     }
 
     async fn send_once(
@@ -210,9 +208,7 @@ impl ChildDispatcher {
             _ => ItemKind::Resource,
         };
         let (child, peer, _in_flight) = self.admit(server, kind).await?;
-        let timeout = timeout
-            .or(child.spec().timeout)
-            .unwrap_or(self.registry.config().settings.default_timeout);
+        let timeout = self.call_timeout(Some(&child), timeout);
         let mut options = PeerRequestOptions::with_timeout(timeout)
             .reset_timeout_on_progress()
             .with_max_total_timeout(timeout * MAX_TOTAL_FACTOR);

@@ -90,7 +90,7 @@ pub(super) fn interval(suggested_ms: Option<u64>) -> Duration {
 
 /// A context whose own cancellation has not fired: for the `tasks/cancel` sent because the
 /// caller's did.
-pub(super) fn detached(cx: &CallContext) -> CallContext {
+pub(super) fn own_cancel(cx: &CallContext) -> CallContext {
     let mut cx = cx.clone();
     cx.cancel = tokio_util::sync::CancellationToken::new();
     cx

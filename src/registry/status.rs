@@ -1,6 +1,6 @@
 //! One server's line of the status report (`status --json`, `orchestrator_status`).
 
-use crate::{era::Era, report::ServerReport, supervisor::ChildHandle};
+use crate::{report::ServerReport, supervisor::ChildHandle};
 
 impl ServerReport {
     /// The report for one child now.
@@ -20,10 +20,7 @@ impl ServerReport {
             name: spec.name.clone(),
             description: spec.description.clone(),
             protocol_version: s.protocol_version.clone(),
-            era: s
-                .protocol_version
-                .as_deref()
-                .map(|v| Era::of_str(v).to_string()),
+            era: s.era.map(|e| e.to_string()),
             extensions: s
                 .capabilities
                 .as_ref()

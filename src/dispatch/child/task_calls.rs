@@ -15,7 +15,7 @@ use super::ChildDispatcher;
 use crate::{
     dispatch::{
         CallContext, input,
-        tasks::{ChildTask, detached, interval, lost, task_error},
+        tasks::{ChildTask, interval, lost, own_cancel, task_error},
     },
     era::Era,
     error::RouteError,
@@ -72,9 +72,7 @@ impl ChildDispatcher {
             .await
             .map(|_| ())
     }
-}
 
-impl ChildDispatcher {
     /// Polls `server`'s task until it ends, for a caller that cannot, and returns its result as
     /// an ordinary call's; gives up after `limit`.
     pub(super) async fn follow_task(
@@ -84,7 +82,6 @@ impl ChildDispatcher {
         cx: &CallContext,
         limit: Duration,
     ) -> Result<ServerResult, RouteError> {
-        let dispatcher = self;
         let task = ChildTask {
             server: server.clone(),
             id: created.task_id.clone(),
@@ -96,7 +93,7 @@ impl ChildDispatcher {
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = cx.cancel.cancelled() => {
-                    let _ = dispatcher.task_cancel(&task, &detached(cx)).await;
+                    let _ = self.task_cancel(&task, &own_cancel(cx)).await;
                     return Err(RouteError::Transport {
                         server: server.to_string(),
                         message: "request cancelled by the host; the child's task was cancelled".into(),
@@ -104,14 +101,14 @@ impl ChildDispatcher {
                 }
             }
             if Instant::now() > deadline {
-                let _ = dispatcher.task_cancel(&task, &detached(cx)).await;
+                let _ = self.task_cancel(&task, &own_cancel(cx)).await;
                 return Err(RouteError::Timeout {
                     server: server.to_string(),
                     method: "tools/call",
                     after: limit,
                 });
             }
-            let got = dispatcher.task_get(&task, cx).await?;
+            let got = self.task_get(&task, cx).await?;
             polls += 1;
             let detailed = got.task;
             wait = interval(detailed.task.poll_interval_ms);
@@ -141,7 +138,7 @@ impl ChildDispatcher {
                     });
                     };
                     let answers = input::fulfil(server, host, input_requests).await?;
-                    dispatcher.task_update(&task, answers, cx).await?;
+                    self.task_update(&task, answers, cx).await?;
                 }
                 _ => {
                     if let Some(sink) = &cx.progress {
